@@ -32,24 +32,54 @@ class ActionSpec:
 BUILTIN_ACTIONS: dict[str, ActionSpec] = {
     spec.name: spec
     for spec in (
-        ActionSpec("VERIFY_MODEL", "verify", ("Command", "Result", "Explanation"),
-                   "the base model exists"),
-        ActionSpec("VERIFY_DATASET", "verify", ("Command", "Result", "Explanation"),
-                   "the training dataset exists"),
-        ActionSpec("SEARCH_PRIOR_RUNS", "search", ("Command", "Result", "Explanation"),
-                   "prior runs were searched"),
-        ActionSpec("EXTRACT_SPEED", "search", ("Command", "Result", "Explanation"),
-                   "training speed was extracted"),
-        ActionSpec("CALCULATE_TIME", "calculate",
-                   ("Input", "Calculation", "Result", "Explanation"), "time was calculated"),
-        ActionSpec("CHECK_DISK", "calculate", ("Command", "Result", "Explanation"),
-                   "disk space was checked"),
-        ActionSpec("DECIDE_NAMING", "decide", ("Decision", "Reasoning", "Explanation"),
-                   "the name was decided"),
-        ActionSpec("CREATE_SUMMARY", "create", ("Command", "Result", "Explanation"),
-                   "the summary was created"),
-        ActionSpec("COMPLETE", "create", ("Status", "Next Steps", "Explanation"),
-                   "the design is complete"),
+        ActionSpec(
+            "VERIFY_MODEL", "verify", ("Command", "Result", "Explanation"), "the base model exists"
+        ),
+        ActionSpec(
+            "VERIFY_DATASET",
+            "verify",
+            ("Command", "Result", "Explanation"),
+            "the training dataset exists",
+        ),
+        ActionSpec(
+            "SEARCH_PRIOR_RUNS",
+            "search",
+            ("Command", "Result", "Explanation"),
+            "prior runs were searched",
+        ),
+        ActionSpec(
+            "EXTRACT_SPEED",
+            "search",
+            ("Command", "Result", "Explanation"),
+            "training speed was extracted",
+        ),
+        ActionSpec(
+            "CALCULATE_TIME",
+            "calculate",
+            ("Input", "Calculation", "Result", "Explanation"),
+            "time was calculated",
+        ),
+        ActionSpec(
+            "CHECK_DISK",
+            "calculate",
+            ("Command", "Result", "Explanation"),
+            "disk space was checked",
+        ),
+        ActionSpec(
+            "DECIDE_NAMING",
+            "decide",
+            ("Decision", "Reasoning", "Explanation"),
+            "the name was decided",
+        ),
+        ActionSpec(
+            "CREATE_SUMMARY",
+            "create",
+            ("Command", "Result", "Explanation"),
+            "the summary was created",
+        ),
+        ActionSpec(
+            "COMPLETE", "create", ("Status", "Next Steps", "Explanation"), "the design is complete"
+        ),
     )
 }
 

@@ -255,8 +255,7 @@ def parse(text: str, *, first_line: int = 1) -> ParseResult:
             diagnostics.append(
                 Diagnostic(
                     lineno,
-                    "line is neither 'Key: value' nor indented; kept as part of the "
-                    "previous value",
+                    "line is neither 'Key: value' nor indented; kept as part of the previous value",
                     "warning",
                 )
             )

@@ -13,15 +13,26 @@ from designlog_magics.entry import (
 )
 
 SPEC_ACTIONS = [
-    "VERIFY_MODEL", "VERIFY_DATASET", "SEARCH_PRIOR_RUNS", "EXTRACT_SPEED", "CALCULATE_TIME",
-    "CHECK_DISK", "DECIDE_NAMING", "CREATE_SUMMARY", "COMPLETE",
+    "VERIFY_MODEL",
+    "VERIFY_DATASET",
+    "SEARCH_PRIOR_RUNS",
+    "EXTRACT_SPEED",
+    "CALCULATE_TIME",
+    "CHECK_DISK",
+    "DECIDE_NAMING",
+    "CREATE_SUMMARY",
+    "COMPLETE",
 ]
 
 
 def test_the_nine_action_types_of_the_specification_are_built_in():
     assert list(BUILTIN_ACTIONS) == SPEC_ACTIONS
     assert BUILTIN_ACTIONS["CALCULATE_TIME"].usual_fields == (
-        "Input", "Calculation", "Result", "Explanation")
+        "Input",
+        "Calculation",
+        "Result",
+        "Explanation",
+    )
     assert BUILTIN_ACTIONS["COMPLETE"].usual_fields == ("Status", "Next Steps", "Explanation")
     assert BUILTIN_ACTIONS["DECIDE_NAMING"].usual_fields == ("Decision", "Reasoning", "Explanation")
 
@@ -47,10 +58,19 @@ def test_bad_field_names_are_refused(key):
 
 
 def test_keywords_become_field_names_in_order_and_none_is_left_out():
-    entry = new_entry("COMPLETE", "Experiment design finished", status="Plan approved",
-                      next_steps="scaffold", explanation=None, Error="boom")
-    assert entry.fields == (("Status", "Plan approved"), ("Next Steps", "scaffold"),
-                            ("Error", "boom"))
+    entry = new_entry(
+        "COMPLETE",
+        "Experiment design finished",
+        status="Plan approved",
+        next_steps="scaffold",
+        explanation=None,
+        Error="boom",
+    )
+    assert entry.fields == (
+        ("Status", "Plan approved"),
+        ("Next Steps", "scaffold"),
+        ("Error", "boom"),
+    )
     assert field_name("next_steps") == "Next Steps"
     assert entry.timestamp.microsecond == 0
 

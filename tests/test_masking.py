@@ -13,7 +13,7 @@ from designlog_magics.masking import MASK, SecretMasker, mask_text
         ("tool --api-key 'abc def'", "abc def"),
         ("HF_TOKEN=hf_xyz123 tune run lora", "hf_xyz123"),
         ("export WANDB_API_KEY=0123456789abcdef; python x.py", "0123456789abcdef"),
-        ("export AWS_SECRET_ACCESS_KEY=\"wJalr/XUtnFEMI\"", "wJalr"),
+        ('export AWS_SECRET_ACCESS_KEY="wJalr/XUtnFEMI"', "wJalr"),
         ("TOKEN=abc", "abc"),
         ('curl -H "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.x" https://x', "eyJhbGci"),
         ("git clone https://alice:pa55word@github.com/org/repo", "pa55word"),
@@ -43,8 +43,7 @@ def test_ordinary_planning_text_is_left_alone(text):
 
 
 def test_masking_applies_to_brief_and_every_field_and_keeps_names():
-    entry = new_entry("VERIFY_MODEL", "login with TOKEN=abc", command="HF_TOKEN=x ls",
-                      result="ok")
+    entry = new_entry("VERIFY_MODEL", "login with TOKEN=abc", command="HF_TOKEN=x ls", result="ok")
     masked = SecretMasker.from_patterns().mask_entry(entry)
     assert masked.brief == "login with TOKEN=****"
     assert masked.get("Command") == "HF_TOKEN=**** ls"

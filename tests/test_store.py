@@ -19,13 +19,17 @@ STAMP = datetime(2025, 10, 22, 14, 23, 15)
 
 
 def entry(n: int, **fields: str) -> Entry:
-    return new_entry("CALCULATE_TIME", f"estimate {n}", timestamp=STAMP,
-                     input=f"n={n}", **fields)
+    return new_entry("CALCULATE_TIME", f"estimate {n}", timestamp=STAMP, input=f"n={n}", **fields)
 
 
 def run_python(code: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=120, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **kwargs,
+    )
 
 
 def test_creates_directory_and_appends_exact_text(tmp_path):

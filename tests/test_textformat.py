@@ -28,9 +28,31 @@ Explanation: Planning phase complete, documented in summary and this log
 """
 
 TRICKY = [
-    "\n", "\r", "\r\n", "\t", "\\", "\\r", "\\x41", "\\u2028", "\x1b[A", "\u2028", "\x85", "\x00",
-    "[2025-01-01 00:00:00] COMPLETE: done", "Result: forged", "Key: value", "  ", "", "[",
-    "é", "≈", "×", "🙂", "\n\n", " ", ":",
+    "\n",
+    "\r",
+    "\r\n",
+    "\t",
+    "\\",
+    "\\r",
+    "\\x41",
+    "\\u2028",
+    "\x1b[A",
+    "\u2028",
+    "\x85",
+    "\x00",
+    "[2025-01-01 00:00:00] COMPLETE: done",
+    "Result: forged",
+    "Key: value",
+    "  ",
+    "",
+    "[",
+    "é",
+    "≈",
+    "×",
+    "🙂",
+    "\n\n",
+    " ",
+    ":",
 ]
 values = st.one_of(
     st.text(),
@@ -44,8 +66,11 @@ timestamps = st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(999
     lambda d: d.replace(microsecond=0)
 )
 entries = st.builds(
-    Entry, timestamps, actions, values, st.lists(st.tuples(field_names, values), max_size=6)
-    .map(tuple),
+    Entry,
+    timestamps,
+    actions,
+    values,
+    st.lists(st.tuples(field_names, values), max_size=6).map(tuple),
 )
 
 
@@ -86,7 +111,8 @@ def test_specification_example_is_read_field_by_field():
     assert first.brief == "Checking Llama-3.2-1B-Instruct"
     assert first.get("Command") == "ls {models_dir}/Llama-3.2-1B-Instruct"
     assert result.entries[2].get("Next Steps") == (
-        "User can now run scaffold-experiment to generate configs")
+        "User can now run scaffold-experiment to generate configs"
+    )
     assert render_all(result.entries) == SPEC_EXAMPLE
     assert result.entry_lines == [1, 6, 12]
 
@@ -103,7 +129,8 @@ def test_forged_entry_stays_inside_its_field():
 def test_multiline_value_is_indented_and_readable():
     entry = Entry(STAMP, "SEARCH_PRIOR_RUNS", "runs", (("Result", "Found:\n- a\n\n- b"),))
     assert render(entry) == (
-        "[2025-10-22 14:23:15] SEARCH_PRIOR_RUNS: runs\nResult: Found:\n  - a\n  \n  - b\n\n")
+        "[2025-10-22 14:23:15] SEARCH_PRIOR_RUNS: runs\nResult: Found:\n  - a\n  \n  - b\n\n"
+    )
 
 
 def test_backslashes_in_paths_and_regexes_stay_as_typed():
@@ -127,7 +154,8 @@ def test_hand_written_styles_are_accepted():
     assert result.ok, result.diagnostics
     start, verify = result.entries
     assert start.brief == "" and start.get("Details") == (
-        "planning\nmore details\n\nafter a blank line")
+        "planning\nmore details\n\nafter a blank line"
+    )
     assert start.get("Custom Key") == "anything"
     assert verify.brief == "" and verify.get("Result") == "x"
 

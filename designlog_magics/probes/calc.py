@@ -1,0 +1,269 @@
+"""What a calculation cell did: its inputs, its calculations, their values.
+
+A ``%%log_calc`` cell is ordinary Python. Read with :mod:`ast`, each top-level assignment is
+either an input (a literal, or a value taken from a variable defined earlier) or a calculation
+(anything computed), so the log can show ``Input: samples=8000, batch_size=4, speed=4.34 it/s``
+and ``Calculation: steps_per_epoch = samples / batch_size = 2000``. A trailing comment on an
+assignment is its unit (``speed = 4.34  # it/s``).
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import math
+import tokenize
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+_TIGHT_UNITS = {
+    "s",
+    "ms",
+    "min",
+    "h",
+    "d",
+    "%",
+    "B",
+    "K",
+    "M",
+    "G",
+    "T",
+    "KB",
+    "MB",
+    "GB",
+    "TB",
+    "KiB",
+    "MiB",
+    "GiB",
+    "TiB",
+    "x",
+    "×",
+}
+
+
+class CalculationError(Exception):
+    """A calculation cell that could not run: one line saying where and why."""
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One ``name = expression`` of the cell, with its value after the cell ran."""
+
+    name: str
+    expression: str
+    value: Any
+    unit: str
+    is_input: bool
+    line: int
+
+    def value_text(self) -> str:
+        return format_value(self.value, self.unit)
+
+    def as_input(self) -> str:
+        return f"{self.name}={self.value_text()}"
+
+    def as_calculation(self) -> str:
+        approximate = isinstance(self.value, float) and not _shows_exactly(self.value)
+        sign = "≈" if approximate else "="
+        return f"{self.name} = {self.expression} {sign} {self.value_text()}"
+
+
+@dataclass(frozen=True)
+class CalcFacts:
+    """Inputs and calculations of a cell, in the order they were written."""
+
+    assignments: tuple[Assignment, ...]
+
+    @property
+    def inputs(self) -> tuple[Assignment, ...]:
+        return tuple(a for a in self.assignments if a.is_input)
+
+    @property
+    def calculations(self) -> tuple[Assignment, ...]:
+        return tuple(a for a in self.assignments if not a.is_input)
+
+    def input_text(self) -> str:
+        return ", ".join(a.as_input() for a in self.inputs)
+
+    def calculation_text(self) -> str:
+        return ", ".join(a.as_calculation() for a in self.calculations)
+
+    def default_result(self) -> str:
+        """The last calculation (or input) as ``name = value``, when no template is given."""
+        last = (self.calculations or self.inputs or (None,))[-1]
+        if last is None:
+            return "No values computed"
+        return f"{last.name} = {last.value_text()}"
+
+
+def format_value(value: Any, unit: str = "") -> str:
+    """Numbers as a person writes them in a plan: 2000, 4.34, 461, 0.125; then the unit."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        text = repr(value) if not isinstance(value, str) else value
+        if len(text) > 80:
+            text = text[:79] + "…"
+    elif isinstance(value, int):
+        text = str(value)
+    elif math.isnan(value) or math.isinf(value):
+        text = str(value)
+    elif value == int(value) and abs(value) < 1e15:
+        text = str(int(value))
+    elif abs(value) >= 100:
+        text = f"{value:.0f}"
+    elif abs(value) >= 1:
+        text = f"{value:.2f}".rstrip("0").rstrip(".")
+    else:
+        text = f"{value:.3g}"
+    if not unit:
+        return text
+    return f"{text}{unit}" if unit in _TIGHT_UNITS else f"{text} {unit}"
+
+
+def _shows_exactly(value: float) -> bool:
+    text = format_value(value)
+    try:
+        return float(text) == value
+    except ValueError:
+        return False
+
+
+def _comments_by_line(source: str) -> dict[int, str]:
+    comments: dict[int, str] = {}
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type == tokenize.COMMENT:
+                comments[token.start[0]] = token.string.lstrip("#").strip()
+    except (tokenize.TokenError, IndentationError):
+        pass
+    return comments
+
+
+def _is_literal(node: ast.expr) -> bool:
+    try:
+        ast.literal_eval(node)
+        return True
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+
+
+def run_calculation(source: str, namespace: MutableMapping[str, Any]) -> CalcFacts:
+    """Execute ``source`` in ``namespace`` and describe its assignments.
+
+    Raises :class:`CalculationError` (one line: the line number and the error) when the cell
+    does not compile or fails; names assigned before the failure stay in ``namespace``.
+    """
+    try:
+        tree = ast.parse(source, "<log_calc>", "exec")
+    except SyntaxError as exc:
+        raise CalculationError(f"syntax error on line {exc.lineno}: {exc.msg}") from None
+    try:
+        code = compile(tree, "<log_calc>", "exec")
+        exec(code, namespace)  # noqa: S102 - the user's own cell
+    except Exception as exc:
+        line = _failing_line(exc)
+        where = f" on line {line}" if line else ""
+        raise CalculationError(f"calculation failed{where}: {type(exc).__name__}: {exc}") from None
+    comments = _comments_by_line(source)
+    assigned_here: set[str] = set()
+    found: list[Assignment] = []
+    for statement in tree.body:
+        targets: list[ast.expr]
+        value: ast.expr | None
+        if isinstance(statement, ast.Assign):
+            targets, value = statement.targets, statement.value
+        elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
+            targets, value = [statement.target], statement.value
+        elif isinstance(statement, ast.AugAssign):
+            targets = [statement.target]
+            value = ast.BinOp(statement.target, statement.op, statement.value)
+        else:
+            continue
+        names = _target_names(targets)
+        if not names:
+            continue
+        elements = (
+            value.elts
+            if isinstance(value, ast.Tuple) and len(names) > 1 and len(value.elts) == len(names)
+            else [value] * len(names)
+        )
+        unit = comments.get(statement.end_lineno or statement.lineno, "")
+        for name, element in zip(names, elements, strict=True):
+            expression = ast.unparse(element)
+            is_input = _is_literal(element) or (
+                isinstance(element, ast.Name) and element.id not in assigned_here
+            )
+            found.append(
+                Assignment(name, expression, namespace.get(name), unit, is_input, statement.lineno)
+            )
+            assigned_here.add(name)
+    return CalcFacts(tuple(_last_per_name(found)))
+
+
+def _last_per_name(found: list[Assignment]) -> list[Assignment]:
+    # A name assigned twice is described by its final value, at its last position.
+    final = {a.name: a for a in found}
+    seen: set[str] = set()
+    out = []
+    for assignment in reversed(found):
+        if assignment.name in seen:
+            continue
+        seen.add(assignment.name)
+        latest = final[assignment.name]
+        out.append(
+            Assignment(
+                latest.name,
+                latest.expression,
+                latest.value,
+                latest.unit,
+                latest.is_input,
+                latest.line,
+            )
+        )
+    return list(reversed(out))
+
+
+def _target_names(targets: list[ast.expr]) -> list[str]:
+    target = targets[-1]
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, ast.Tuple) and all(isinstance(e, ast.Name) for e in target.elts):
+        return [e.id for e in target.elts]  # type: ignore[attr-defined]
+    return []
+
+
+def _failing_line(exc: BaseException) -> int | None:
+    tb = exc.__traceback__
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<log_calc>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def evaluate_assignment(statement: str, namespace: MutableMapping[str, Any]) -> CalcFacts:
+    """The line form ``NAME = EXPR`` over existing variables: inputs are the names it reads."""
+    try:
+        tree = ast.parse(statement.strip(), "<log_calc>", "exec")
+    except SyntaxError as exc:
+        raise CalculationError(f"not an assignment NAME = EXPR: {exc.msg}") from None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assign | ast.AnnAssign):
+        raise CalculationError("expected one assignment, e.g. %log_calc total = steps / speed")
+    node = tree.body[0]
+    value_node = node.value
+    assert value_node is not None
+    read_names = []
+    for sub in ast.walk(value_node):
+        if isinstance(sub, ast.Name) and sub.id not in read_names and sub.id in namespace:
+            read_names.append(sub.id)
+    facts = run_calculation(statement.strip(), namespace)
+    inputs = tuple(
+        Assignment(name, name, namespace[name], "", True, 1)
+        for name in read_names
+        if isinstance(namespace[name], int | float | str) and not isinstance(namespace[name], bool)
+    )
+    calculations = tuple(
+        Assignment(a.name, a.expression, a.value, a.unit, False, a.line) for a in facts.assignments
+    )
+    return CalcFacts(inputs + calculations)

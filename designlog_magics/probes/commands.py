@@ -1,0 +1,230 @@
+"""Run a cell's shell command with a timeout, and summarise its result the way a person would.
+
+The summary is what goes to the log's ``Result:`` line: ``Directory exists with 15 files
+(config.json, model.safetensors, etc.)`` for ``ls DIR``, ``File exists, 655K`` for ``ls -lh FILE``,
+``4.0G`` for ``du -sh``, ``2.1T available`` for ``df -h``. Anything else gets its first line of
+output. A failure is summarised from its exit status and its first line of error output.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+JOB_STATUS_COMMANDS = ("squeue", "sacct", "sstat")
+_SEGMENT_SPLIT_RE = re.compile(r"\|\||&&|[|;&]")
+
+
+@dataclass(frozen=True)
+class CommandOutcome:
+    """What a shell command did."""
+
+    command: str
+    returncode: int | None
+    stdout: str
+    stderr: str
+    seconds: float
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
+    @property
+    def error(self) -> str | None:
+        """A one-line description of the failure, or ``None``."""
+        if self.timed_out:
+            return f"timed out after {self.seconds:.0f}s"
+        if self.returncode == 0:
+            return None
+        first = next((ln.strip() for ln in self.stderr.splitlines() if ln.strip()), "")
+        if not first:
+            first = next((ln.strip() for ln in self.stdout.splitlines() if ln.strip()), "")
+        status = f"exit status {self.returncode}"
+        return f"{first} ({status})" if first else status
+
+
+def is_job_status_check(command: str) -> bool:
+    """True for ``squeue``, ``sacct``, ``sstat`` and ``scontrol show job``: never logged."""
+    for segment in _SEGMENT_SPLIT_RE.split(command):
+        words = segment.strip().split()
+        while words and "=" in words[0] and not words[0].startswith("-"):
+            words = words[1:]  # VAR=value prefixes
+        if words and words[0] in ("sudo", "watch", "timeout", "env"):
+            words = [w for w in words[1:] if not w.startswith("-") and not w[:1].isdigit()]
+        if not words:
+            continue
+        program = os.path.basename(words[0])
+        if program in JOB_STATUS_COMMANDS:
+            return True
+        if program == "scontrol" and words[1:3] in (["show", "job"], ["show", "jobs"]):
+            return True
+    return False
+
+
+def split_commands(body: str) -> list[str]:
+    """The logical command lines of a cell body (backslash continuations joined, comments and
+    blank lines dropped)."""
+    commands: list[str] = []
+    current = ""
+    for raw in body.splitlines():
+        line = raw.rstrip()
+        if current:
+            current += "\n" + line
+        elif not line.strip() or line.lstrip().startswith("#"):
+            continue
+        else:
+            current = line
+        if current.endswith("\\"):
+            continue
+        commands.append(current.strip())
+        current = ""
+    if current:
+        commands.append(current.strip())
+    return commands
+
+
+def run_command(
+    command: str,
+    *,
+    timeout: float = 120.0,
+    cwd: str | None = None,
+    on_output: Callable[[str], None] | None = None,
+    poll_interval: float = 0.1,
+) -> CommandOutcome:
+    """Run ``command`` with bash (``pipefail``) in its own process group.
+
+    A timeout kills the whole group and is reported, not raised. A ``KeyboardInterrupt`` (a
+    kernel interrupt) kills the group too and is re-raised, so nothing is half-logged.
+    ``on_output`` is called now and then with the output so far (for progress display).
+    """
+    start = time.monotonic()
+    process = subprocess.Popen(
+        ["bash", "-o", "pipefail", "-c", command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        cwd=cwd,
+        start_new_session=True,
+    )
+    try:
+        while True:
+            try:
+                stdout, stderr = process.communicate(timeout=poll_interval)
+                break
+            except subprocess.TimeoutExpired:
+                elapsed = time.monotonic() - start
+                if on_output:
+                    on_output(f"running for {elapsed:.0f}s")
+                if elapsed >= timeout:
+                    _kill_group(process)
+                    stdout, stderr = process.communicate()
+                    return CommandOutcome(
+                        command, None, _decode(stdout), _decode(stderr), elapsed, timed_out=True
+                    )
+    except BaseException:
+        _kill_group(process)
+        process.communicate()
+        raise
+    return CommandOutcome(
+        command, process.returncode, _decode(stdout), _decode(stderr), time.monotonic() - start
+    )
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _decode(data: bytes | None) -> str:
+    return (data or b"").decode("utf-8", errors="replace")
+
+
+def _ls_long_size(line: str) -> str | None:
+    # -rw-r--r-- 1 user group 655K Oct 22 14:23 words.json
+    parts = line.split()
+    if len(parts) >= 9 and parts[0][:1] in "-lbcps" and len(parts[0]) >= 10:
+        return parts[4]
+    return None
+
+
+def summarize(command: str, outcome: CommandOutcome) -> str:
+    """The ``Result:`` line for one command (see the module docstring)."""
+    if outcome.timed_out:
+        return f"Failed: timed out after {outcome.seconds:.0f}s"
+    if not outcome.ok:
+        text = outcome.stderr.lower()
+        if "no such file or directory" in text or "cannot access" in text:
+            return "Missing: path does not exist"
+        return f"Failed: exit status {outcome.returncode}"
+    lines = [ln for ln in outcome.stdout.splitlines() if ln.strip()]
+    try:
+        words = shlex.split(command.split("|")[0])
+    except ValueError:
+        words = command.split()
+    program = os.path.basename(words[0]) if words else ""
+    flags = "".join(w[1:] for w in words[1:] if w.startswith("-") and not w.startswith("--"))
+    operands = [w for w in words[1:] if not w.startswith("-")]
+    if program == "ls" and "|" not in command:
+        if "l" in flags:
+            body = [ln for ln in lines if not ln.startswith("total ")]
+            if len(operands) <= 1 and len(body) == 1 and body[0].startswith("-"):
+                size = _ls_long_size(body[0])
+                return f"File exists, {size}" if size else "File exists"
+            if len(operands) <= 1 and lines and lines[0].startswith("total "):
+                names = [ln.split()[-1] for ln in body if len(ln.split()) >= 9]
+                return _directory_line(names)
+        elif len(operands) == 1 and len(lines) == 1 and lines[0] == operands[0]:
+            return "File exists"
+        elif len(operands) <= 1:
+            return _directory_line([n for ln in lines for n in ln.split()])
+    if program == "du" and lines:
+        sizes = [ln.split()[0] for ln in lines if ln.split()]
+        return (
+            sizes[-1]
+            if len(sizes) == 1
+            else ", ".join(
+                f"{ln.split(maxsplit=1)[1]}: {ln.split()[0]}" for ln in lines if len(ln.split()) > 1
+            )
+        )
+    if program == "df" and len(lines) >= 2:
+        header = lines[0].split()
+        row = lines[-1].split()
+        column = next((i for i, h in enumerate(header) if h.lower().startswith("avail")), 3)
+        if column < len(row):
+            return f"{row[column]} available"
+    if program in ("find",) or (program == "grep" and "l" in flags):
+        if not lines:
+            return "No matches found"
+        return f"Found {len(lines)} match{'es' if len(lines) != 1 else ''}"
+    if not lines:
+        return "Command succeeded (no output)"
+    first = lines[0].strip()
+    if len(lines) > 1:
+        return f"{_clip(first)} (+{len(lines) - 1} more lines)"
+    return _clip(first)
+
+
+def _directory_line(names: list[str]) -> str:
+    if not names:
+        return "Directory exists but is empty"
+    ordered = sorted(
+        names,
+        key=lambda n: (0 if n.startswith("config") else 1 if n.endswith(".safetensors") else 2, n),
+    )
+    shown = ", ".join(ordered[:2])
+    more = ", etc." if len(names) > 2 else ""
+    noun = "file" if len(names) == 1 else "files"
+    return f"Directory exists with {len(names)} {noun} ({shown}{more})"
+
+
+def _clip(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,103 @@
+"""``experiment_summary.md``: the user's plan plus sections generated from the log itself.
+
+The generated sections (resources verified, prior runs, estimates, disk) are rendered from the
+log's entries at the moment the summary is written, so the summary and the log cannot disagree.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .entry import Entry
+
+SUMMARY_FILENAME = "experiment_summary.md"
+GENERATED_MARKER = "<!-- generated from design-experiment.log -->"
+
+
+@dataclass(frozen=True)
+class RunsTable:
+    """The runs table of a plan: how many runs, grouped by their type column when present."""
+
+    count: int
+    groups: tuple[tuple[str, int], ...]
+
+    def description(self) -> str:
+        noun = "run" if self.count == 1 else "runs"
+        if len(self.groups) > 1:
+            detail = " + ".join(f"{n} {name}" for name, n in self.groups)
+            return f"{self.count} {noun} ({detail})"
+        return f"{self.count} {noun}"
+
+
+def find_runs_table(markdown: str) -> RunsTable | None:
+    """The first markdown table whose header has a run/name column, counted by rows."""
+    lines = markdown.splitlines()
+    for index in range(len(lines) - 1):
+        header, rule = lines[index].strip(), lines[index + 1].strip()
+        if not (header.startswith("|") and re.fullmatch(r"\|?[\s:|-]+\|?", rule) and "-" in rule):
+            continue
+        columns = [c.strip().lower() for c in header.strip("|").split("|")]
+        if not any(re.search(r"\brun\b|\bruns\b|\bname\b", c) for c in columns):
+            continue
+        rows = []
+        for line in lines[index + 2 :]:
+            if not line.strip().startswith("|"):
+                break
+            rows.append([c.strip() for c in line.strip().strip("|").split("|")])
+        type_column = next(
+            (i for i, c in enumerate(columns) if c in ("type", "kind", "role", "group")), None
+        )
+        groups: Counter[str] = Counter()
+        if type_column is not None:
+            for row in rows:
+                if type_column < len(row) and row[type_column]:
+                    groups[row[type_column]] += 1
+        return RunsTable(len(rows), tuple(groups.items()))
+    return None
+
+
+def _section(title: str, entries: Sequence[Entry], fields: Sequence[str]) -> list[str]:
+    if not entries:
+        return []
+    out = [f"### {title}", ""]
+    for entry in entries:
+        details = "; ".join(
+            f"{key}: {entry.get(key)}" for key in fields if entry.get(key) is not None
+        ).replace("\n", " ")
+        out.append(f"- **{entry.brief or entry.action}** ({entry.time_text}) {details}".rstrip())
+    out.append("")
+    return out
+
+
+def generated_sections(entries: Sequence[Entry]) -> str:
+    """Markdown sections rendered from the log: resources, prior runs, estimates, disk."""
+
+    def of(*prefixes: str) -> list[Entry]:
+        return [e for e in entries if e.action.startswith(prefixes)]
+
+    lines = ["", GENERATED_MARKER, "## From the design log", ""]
+    lines += _section("Resources verified", of("VERIFY_"), ("Command", "Result", "Error"))
+    lines += _section("Prior runs", of("SEARCH_", "EXTRACT_"), ("Result",))
+    lines += _section("Estimates", of("CALCULATE_"), ("Input", "Calculation", "Result"))
+    lines += _section("Disk", of("CHECK_"), ("Command", "Result"))
+    lines += _section("Decisions", of("DECIDE_"), ("Decision", "Reasoning"))
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def build_summary(markdown: str, entries: Sequence[Entry]) -> str:
+    """The whole summary file: the user's markdown, then the generated sections."""
+    return markdown.rstrip() + "\n" + generated_sections(entries)
+
+
+def summary_result(markdown: str) -> str:
+    """The ``Result:`` line: what the file holds."""
+    table = find_runs_table(markdown)
+    if table is not None:
+        return f"File created with {table.description()}"
+    headings = [ln.lstrip("#").strip() for ln in markdown.splitlines() if ln.startswith("#")]
+    if headings:
+        return f"File created with {len(headings)} sections ({', '.join(headings[:3])})"
+    return "File created"
