@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import (
@@ -26,26 +26,16 @@ from IPython.core.magic import (
 from IPython.display import display
 from traitlets import Bool, Float, Int, List, Unicode
 
-from . import audit
 from .arguments import MagicArgumentParser, add_common, split_line, usage_doc
 from .display import StepView, escape
 from .entry import ACTION_NAME_RE, Entry, EntryError, field_name, new_entry
 from .expansion import format_template
-from .masking import SecretMasker
-from .probes.calc import CalcFacts, CalculationError, evaluate_assignment, run_calculation
-from .probes.commands import (
-    CommandOutcome,
-    is_job_status_check,
-    run_command,
-    split_commands,
-    summarize,
-)
-from .probes.disk import check_disk, df_command
-from .probes.naming import naming_problems
-from .probes.paths import verify_command, verify_path
+from .masking import SecretMasker, default_masker
+
+if TYPE_CHECKING:
+    from .probes.calc import CalcFacts
 from .session import DesignSession, last_bindings, start_entry
 from .store import DesignLog, LogWriteError
-from .summary import SUMMARY_FILENAME, build_summary, summary_result
 
 NO_SESSION = "no design log yet: run %designlog start EXPERIMENT_DIR first"
 
@@ -281,6 +271,8 @@ class DesignLogMagics(Magics):
         return self.session
 
     def _masker(self) -> SecretMasker:
+        if self.secret_patterns is None:
+            return default_masker()
         try:
             return SecretMasker.from_patterns(self.secret_patterns)
         except (ValueError, re.error) as exc:
@@ -434,6 +426,8 @@ class DesignLogMagics(Magics):
         return entry
 
     def _status(self, session: DesignSession) -> None:
+        from . import audit
+
         log = session.log
         entries = log.entries
         done = audit.steps_done(entries)
@@ -484,6 +478,8 @@ class DesignLogMagics(Magics):
         "(ls, du, ...) with bash.",
     )
     def log_verify(self, line: str, cell: str | None = None) -> Entry | None:
+        from .probes.paths import verify_command, verify_path
+
         args = VERIFY.parse_line(self._expand_line(line))
         session = self._session()
         kind = args.kind.upper()
@@ -534,6 +530,8 @@ class DesignLogMagics(Magics):
         self, cell: str, timeout: float | None
     ) -> tuple[StepView, list[str], list[str], list[str]] | None:
         """Run each command of a cell; None when there was nothing to log."""
+        from .probes.commands import is_job_status_check, run_command, split_commands, summarize
+
         session = self._session()
         commands = split_commands(cell)
         if not commands:
@@ -545,7 +543,7 @@ class DesignLogMagics(Magics):
         for command in commands:
             expanded = session.expand(command, self._ns)
             with self._interruptible(f"running {expanded.run[:60]}") as progress:
-                outcome: CommandOutcome = run_command(
+                outcome = run_command(
                     expanded.run,
                     timeout=timeout or self.command_timeout,
                     on_output=progress.update,
@@ -746,6 +744,8 @@ class DesignLogMagics(Magics):
         "Line form: %log_calc [-a ACTION] [-b BRIEF] [--result T] NAME = EXPR",
     )
     def log_calc(self, line: str, cell: str | None = None) -> Entry:
+        from .probes.calc import CalculationError, run_calculation
+
         self._session()
         if cell is None:
             return self._calc_line(line)
@@ -768,6 +768,8 @@ class DesignLogMagics(Magics):
         return self._log_calc(facts, action, brief, args.result, args.explain, args.no_log)
 
     def _calc_line(self, line: str) -> Entry:
+        from .probes.calc import CalculationError, evaluate_assignment
+
         options: dict[str, str] = {}
         rest = line
         while True:
@@ -838,6 +840,8 @@ class DesignLogMagics(Magics):
         "enough with --need.",
     )
     def log_disk(self, line: str) -> Entry:
+        from .probes.disk import check_disk, df_command
+
         args = DISK.parse_line(self._expand_line(line))
         session = self._session()
         run_path = session.run_path(args.path)
@@ -887,6 +891,8 @@ class DesignLogMagics(Magics):
         "Names are checked against the convention task_factor_YYYY-MM-DD.",
     )
     def log_decide(self, line: str, cell: str | None = None) -> Entry:
+        from .probes.naming import naming_problems
+
         args = DECIDE.parse_line(self._expand_line(line))
         self._session()
         action = args.action.upper()
@@ -929,6 +935,8 @@ class DesignLogMagics(Magics):
         "markdown plus sections generated from the log.",
     )
     def log_summary(self, line: str, cell: str) -> Entry:
+        from .summary import SUMMARY_FILENAME, build_summary, summary_result
+
         args = SUMMARY.parse_line(self._expand_line(line))
         session = self._session()
         if not cell.strip():
@@ -972,6 +980,8 @@ class DesignLogMagics(Magics):
         "auditor would (what is missing is shown and recorded as a Warning:).",
     )
     def log_complete(self, line: str) -> Entry:
+        from . import audit
+
         args = COMPLETE.parse_line(self._expand_line(line))
         session = self._session()
         entries = session.log.entries

@@ -11,6 +11,7 @@ The defaults are in :data:`DEFAULT_SECRET_PATTERNS`; pass your own list to :clas
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -88,10 +89,13 @@ def _replace_secret_group(match: re.Match[str]) -> str:
     return text[: start - whole_start] + MASK + text[end - whole_start :]
 
 
-DEFAULT_MASKER = SecretMasker.from_patterns()
+@functools.cache
+def default_masker() -> SecretMasker:
+    """The masker with the built-in patterns (compiled on first use)."""
+    return SecretMasker.from_patterns()
 
 
 def mask_text(text: str, patterns: Sequence[str] | None = None) -> str:
     """Mask ``text`` with the default patterns (or ``patterns``)."""
-    masker = DEFAULT_MASKER if patterns is None else SecretMasker.from_patterns(patterns)
+    masker = default_masker() if patterns is None else SecretMasker.from_patterns(patterns)
     return masker.mask(text)

@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .entry import Entry
-from .masking import DEFAULT_MASKER, SecretMasker
+from .masking import SecretMasker, default_masker
 from .textformat import Diagnostic, ParseResult, parse, render
 
 LOG_FILENAME = "design-experiment.log"
@@ -159,7 +159,7 @@ class DesignLog:
     ) -> None:
         self.experiment_dir = Path(experiment_dir).expanduser()
         self.path = self.experiment_dir / filename
-        self.masker = masker or DEFAULT_MASKER
+        self.masker = masker or default_masker()
         self.repaired_boundaries = 0
         self._pending: list[Entry] = []
         try:

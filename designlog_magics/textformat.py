@@ -25,12 +25,13 @@ it never raises on bad input.
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .entry import ACTION_NAME_RE, FIELD_NAME_RE, TIMESTAMP_FORMAT, Entry
+from .entry import ACTION_NAME_RE, FIELD_NAME_RE, Entry
 
 INDENT = "  "
 ENTRY_SEPARATOR = "\n"  # the blank line after each entry
@@ -160,6 +161,27 @@ class _Builder:
         return Entry(self.timestamp, self.action, brief, pairs)
 
 
+def _stamp(text: str) -> datetime:
+    """``YYYY-MM-DD HH:MM:SS`` without strptime's cost; ``ValueError`` if not a real time."""
+    if len(text) != 19:
+        raise ValueError(f"not a timestamp: {text!r}")
+    return datetime.fromisoformat(text)
+
+
+_FIELD_SRC = r"[A-Za-z][A-Za-z0-9 _/().\-]{0,47}(?<! ):(?: [^\n]*)?(?:\n  [^\n]*)*"
+# A complete, well-formed entry as our writer produces it, followed by a header or the end.
+_FAST_ENTRY_RE = re.compile(
+    r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\] ([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*)"
+    r"(?::(?: ([^\n]*))?)?((?:\n  [^\n]*)*)"
+    r"((?:\n" + _FIELD_SRC + r")*)"
+    r"\n(?:\n|\Z)(?=\n*(?:\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] |\Z))",
+    re.M,
+)
+_FAST_FIELD_RE = re.compile(
+    r"\n([A-Za-z][A-Za-z0-9 _/().\-]{0,47}):(?: ([^\n]*))?((?:\n  [^\n]*)*)"
+)
+
+
 def _strip_indent(line: str) -> str:
     if line.startswith(INDENT):
         return line[2:]
@@ -169,11 +191,69 @@ def _strip_indent(line: str) -> str:
 def parse(text: str, *, first_line: int = 1) -> ParseResult:
     """Read a log text into entries and diagnostics; never raises on malformed input.
 
-    ``first_line`` numbers the lines when ``text`` is a later part of a file.
+    ``first_line`` numbers the lines when ``text`` is a later part of a file. Well-formed
+    entries are read by one regular expression (the fast path); whatever it does not match
+    exactly is read line by line, with diagnostics.
     """
     result = ParseResult()
     if "\r\n" in text:
         text = text.replace("\r\n", "\n")
+    # Reading creates many small objects and no cycles: the cyclic collector would only
+    # rescan them again and again.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        _parse_fast(text, first_line, result)
+    finally:
+        if collecting:
+            gc.enable()
+    return result
+
+
+def _parse_fast(text: str, first_line: int, result: ParseResult) -> None:
+    entries, entry_lines = result.entries, result.entry_lines
+    position = 0
+    line = first_line
+    unescape = unescape_text
+    fields_of = _FAST_FIELD_RE.findall
+    from_iso = datetime.fromisoformat
+    count = text.count
+    new = object.__new__
+    for match in _FAST_ENTRY_RE.finditer(text):
+        start, end = match.span()
+        stamp_text, action, brief, brief_more, fields_text = match.groups()
+        try:
+            stamp = from_iso(stamp_text)
+        except ValueError:
+            continue  # not a real date: the line reader reports it
+        if start > position:
+            _parse_lines(text[position:start], line, result)
+            line += count("\n", position, start)
+        brief = brief or ""
+        if brief_more:
+            brief += brief_more.replace("\n  ", "\n")
+        if "\\" in brief:
+            brief = unescape(brief)
+        pairs = []
+        for key, value, more in fields_of(fields_text):
+            if more:
+                value += more.replace("\n  ", "\n")
+            if "\\" in value:
+                value = unescape(value)
+            pairs.append((key, value))
+        # the regular expression has checked the action and field names: no re-validation
+        entry = new(Entry)
+        entry.__dict__.update(timestamp=stamp, action=action, brief=brief, fields=tuple(pairs))
+        entries.append(entry)
+        entry_lines.append(line)
+        line += count("\n", start, end)
+        position = end
+    if position < len(text):
+        _parse_lines(text[position:], line, result)
+
+
+def _parse_lines(text: str, first_line: int, result: ParseResult) -> None:
+    """The line-by-line reader: hand-written styles, diagnostics, truncation."""
     lines = text.split("\n")
     ends_with_newline = lines[-1] == ""
     if ends_with_newline:
@@ -215,7 +295,7 @@ def parse(text: str, *, first_line: int = 1) -> ParseResult:
                 builder = None
                 stamp_text, action, has_colon, space, brief = match.groups()
                 try:
-                    stamp = datetime.strptime(stamp_text, TIMESTAMP_FORMAT)
+                    stamp = _stamp(stamp_text)
                 except ValueError:
                     diagnostics.append(
                         Diagnostic(lineno, f"invalid timestamp {stamp_text!r}; entry skipped")
@@ -272,4 +352,3 @@ def parse(text: str, *, first_line: int = 1) -> ParseResult:
             )
         )
     finish()
-    return result

@@ -192,3 +192,27 @@ def test_truncated_last_entry_is_reported():
     assert result.truncated
     assert any("incomplete" in d.message and d.line == 4 for d in result.diagnostics)
     assert not parse(full).truncated
+
+
+JUNK_LINES = st.sampled_from([
+    "", "  indented", "\tTabbed", "Key:no space", "Key: value", "free text", "[not a header]",
+    "[2025-13-01 00:00:00] VERIFY_MODEL: bad month", "[2025-10-22 14:00:00] lower: x",
+    "[2025-10-22 14:00:00] START_DESIGN", "[Oct 22 14:23] X: y", " single space",
+])
+
+
+@given(st.lists(st.one_of(entries.map(render), JUNK_LINES.map(lambda s: s + "\n")),
+                max_size=8), st.booleans())
+def test_fast_path_reads_exactly_what_the_line_reader_reads(pieces, cut_end):
+    from designlog_magics.textformat import ParseResult, _parse_lines
+
+    text = "".join(pieces)
+    if cut_end and text:
+        text = text[:-1]
+    slow = ParseResult()
+    _parse_lines(text, 1, slow)
+    fast = parse(text)
+    assert fast.entries == slow.entries
+    assert fast.entry_lines == slow.entry_lines
+    assert sorted(map(str, fast.diagnostics)) == sorted(map(str, slow.diagnostics))
+    assert fast.truncated == slow.truncated
