@@ -85,13 +85,16 @@ def bench_parse(workdir: Path, count: int = 100_000, repeats: int = 5) -> dict:
 
 def _ipython_time(code: str, repeats: int) -> float:
     ipython = Path(sys.executable).with_name("ipython")
-    env = {**os.environ, "IPYTHONDIR": str(Path(os.environ.get("TMPDIR", "/tmp")) /
-                                             "designlog-bench-ipython")}
+    env = {
+        **os.environ,
+        "IPYTHONDIR": str(Path(os.environ.get("TMPDIR", "/tmp")) / "designlog-bench-ipython"),
+    }
     timings = []
     for _ in range(repeats + 1):
         began = time.perf_counter()
-        subprocess.run([str(ipython), "--quick", "-c", code], check=True, env=env,
-                       capture_output=True)
+        subprocess.run(
+            [str(ipython), "--quick", "-c", code], check=True, env=env, capture_output=True
+        )
         timings.append(time.perf_counter() - began)
     return statistics.median(timings[1:])
 
@@ -101,10 +104,16 @@ def bench_load(workdir: Path, repeats: int = 7) -> dict:
     ours = _ipython_time("%load_ext designlog_magics", repeats)
     ratio = ours / base
     check = subprocess.run(
-        [sys.executable, "-c", "import sys, designlog_magics.magics; "
-         "print(sorted(m for m in ('jupyterlab', 'ipywidgets', 'sidecar', 'nbconvert', "
-         "'nbclient') if m in sys.modules))"],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, designlog_magics.magics; "
+            "print(sorted(m for m in ('jupyterlab', 'ipywidgets', 'sidecar', 'nbconvert', "
+            "'nbclient') if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     return {
         "case": "load",
@@ -122,8 +131,11 @@ def bench_load(workdir: Path, repeats: int = 7) -> dict:
 
 def run(workdir: Path, repeats: int = 5) -> list[dict]:
     workdir.mkdir(parents=True, exist_ok=True)
-    return [bench_append(workdir), bench_parse(workdir, repeats=repeats),
-            bench_load(workdir, repeats=max(repeats, 5))]
+    return [
+        bench_append(workdir),
+        bench_parse(workdir, repeats=repeats),
+        bench_load(workdir, repeats=max(repeats, 5)),
+    ]
 
 
 if __name__ == "__main__":

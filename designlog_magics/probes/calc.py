@@ -201,26 +201,9 @@ def run_calculation(source: str, namespace: MutableMapping[str, Any]) -> CalcFac
 
 
 def _last_per_name(found: list[Assignment]) -> list[Assignment]:
-    # A name assigned twice is described by its final value, at its last position.
-    final = {a.name: a for a in found}
-    seen: set[str] = set()
-    out = []
-    for assignment in reversed(found):
-        if assignment.name in seen:
-            continue
-        seen.add(assignment.name)
-        latest = final[assignment.name]
-        out.append(
-            Assignment(
-                latest.name,
-                latest.expression,
-                latest.value,
-                latest.unit,
-                latest.is_input,
-                latest.line,
-            )
-        )
-    return list(reversed(out))
+    """A name assigned twice is described once: by its last assignment, at its place."""
+    last = {assignment.name: index for index, assignment in enumerate(found)}
+    return [a for index, a in enumerate(found) if last[a.name] == index]
 
 
 def _target_names(targets: list[ast.expr]) -> list[str]:

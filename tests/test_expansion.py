@@ -1,0 +1,58 @@
+import pytest
+
+from designlog_magics.expansion import collapse_paths, expand, format_template
+
+PATHS = {"models_dir": "/m", "scratch_dir": "/s/me", "experiment_dir": "/s/me/exp"}
+
+
+def test_path_names_are_kept_in_the_log_and_expanded_to_run():
+    result = expand("ls {models_dir}/Llama", {}, PATHS)
+    assert result.logged == "ls {models_dir}/Llama"
+    assert result.run == "ls /m/Llama"
+
+
+def test_each_brace_expands_on_its_own():
+    ns = {"name": "Llama", "n": 3}
+    result = expand("ls {models_dir}/$name | awk '{print $1}' | head -{n+1} {missing}", ns, PATHS)
+    assert result.run == "ls /m/Llama | awk '{print $1}' | head -4 {missing}"
+    assert result.logged == "ls {models_dir}/Llama | awk '{print $1}' | head -4 {missing}"
+
+
+def test_dollar_rules():
+    ns = {"x": 1}
+    assert expand("$x $HOME $$x $1", ns).run == "1 $HOME $x $1"
+
+
+def test_path_names_win_over_variables_of_the_same_name():
+    assert expand("{models_dir}", {"models_dir": "/other"}, PATHS).run == "/m"
+
+
+def test_format_specs_and_conversions():
+    ns = {"total": 15.36, "name": "a b"}
+    assert expand("{total:.0f} {name!r}", ns).run == "15 'a b'"
+
+
+def test_template_is_formatted_with_the_namespace_and_names_failures():
+    assert format_template("{total_min:.0f} min {{literal}}", {"total_min": 15.6}) == (
+        "16 min {literal}"
+    )
+    with pytest.raises(ValueError, match=r"\{nope\}"):
+        format_template("{nope}", {})
+
+
+@pytest.mark.parametrize(
+    "path, expected",
+    [
+        ("/s/me/exp/experiment_summary.md", "{scratch_dir}/exp/experiment_summary.md"),
+        ("/m/Llama", "{models_dir}/Llama"),
+        ("/m", "{models_dir}"),
+        ("/mx/Llama", "/mx/Llama"),
+        ("{models_dir}/x", "{models_dir}/x"),
+    ],
+)
+def test_collapse_prefers_user_path_names(path, expected):
+    assert collapse_paths(path, PATHS) == expected
+
+
+def test_collapse_falls_back_to_experiment_dir():
+    assert collapse_paths("/e/x.md", {"experiment_dir": "/e"}) == "{experiment_dir}/x.md"
