@@ -194,15 +194,28 @@ def test_truncated_last_entry_is_reported():
     assert not parse(full).truncated
 
 
-JUNK_LINES = st.sampled_from([
-    "", "  indented", "\tTabbed", "Key:no space", "Key: value", "free text", "[not a header]",
-    "[2025-13-01 00:00:00] VERIFY_MODEL: bad month", "[2025-10-22 14:00:00] lower: x",
-    "[2025-10-22 14:00:00] START_DESIGN", "[Oct 22 14:23] X: y", " single space",
-])
+JUNK_LINES = st.sampled_from(
+    [
+        "",
+        "  indented",
+        "\tTabbed",
+        "Key:no space",
+        "Key: value",
+        "free text",
+        "[not a header]",
+        "[2025-13-01 00:00:00] VERIFY_MODEL: bad month",
+        "[2025-10-22 14:00:00] lower: x",
+        "[2025-10-22 14:00:00] START_DESIGN",
+        "[Oct 22 14:23] X: y",
+        " single space",
+    ]
+)
 
 
-@given(st.lists(st.one_of(entries.map(render), JUNK_LINES.map(lambda s: s + "\n")),
-                max_size=8), st.booleans())
+@given(
+    st.lists(st.one_of(entries.map(render), JUNK_LINES.map(lambda s: s + "\n")), max_size=8),
+    st.booleans(),
+)
 def test_fast_path_reads_exactly_what_the_line_reader_reads(pieces, cut_end):
     from designlog_magics.textformat import ParseResult, _parse_lines
 
