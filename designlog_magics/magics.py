@@ -648,7 +648,7 @@ class DesignLogMagics(Magics):
 
         try:
             query = slurm.query_jobs(name=args.name, since=args.since, user=args.user)
-        except slurm.SlurmUnavailable as exc:
+        except slurm.SlurmError as exc:
             raise UsageError(f"%log_search --sacct: {exc}") from None
         view = StepView(notes=["searched SLURM accounting"])
         view.outputs.append(
@@ -691,7 +691,7 @@ class DesignLogMagics(Magics):
 
             try:
                 resolved = slurm.resolve_output(source)
-            except (slurm.SlurmUnavailable, slurm.SlurmError) as exc:
+            except slurm.SlurmError as exc:
                 raise UsageError(f"%log_speed: job {source}: {exc}") from None
             notes.append(f"job {source}: {resolved}")
             run_path, written = resolved, session.log_path(resolved)
