@@ -1,0 +1,1 @@
+"""The panel in a real JupyterLab, driven by headless Chromium."""
