@@ -343,7 +343,14 @@ class DesignLogMagics(Magics):
     @line_magic
     @_doc(DESIGNLOG, "Start, inspect or show the design log of an experiment.")
     def designlog(self, line: str) -> Any:
-        args = DESIGNLOG.parse_line(self._expand_line(line))
+        if line.split(None, 1)[:1] == ["start"]:
+            # A new session binds its own path names: the old session's must not leak in.
+            from .expansion import expand
+
+            line = expand(line, self._ns).run
+        else:
+            line = self._expand_line(line)
+        args = DESIGNLOG.parse_line(line)
         if args.subcommand == "start":
             return self._start(args)
         session = self._session()

@@ -571,3 +571,13 @@ def test_returned_entry_is_shown_once(ip, resources):
         ip.run_cell("%log_entry NOTE 'shown once'")
     assert html_of(captured).count("shown once") == 1
     json.dumps(entries(resources)[-1].as_dict())
+
+
+def test_restart_with_path_names_from_variables_binds_their_values(ip, resources):
+    ip.user_ns["models_dir"] = str(resources["models"])
+    for _ in range(2):
+        ip.run_line_magic(
+            "designlog", f"start {resources['experiment']} --paths models_dir={{models_dir}} "
+            "--no-panel")
+    paths = [e.get("Paths") for e in entries(resources) if e.action == "START_DESIGN"]
+    assert paths == [f"models_dir={resources['models']}"]

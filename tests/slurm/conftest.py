@@ -467,11 +467,13 @@ class PlannedRun:
 
 
 #: The jobs ``slurm_runs`` submits together (all run at once: the node is oversubscribed).
+#: Each training job runs long enough after its warmup (15+ updates) for tqdm's smoothed rate
+#: to settle on the speed the job was given, as in real runs of hundreds of steps.
 RUN_PLAN: tuple[PlannedRun, ...] = (
-    PlannedRun("fast", it_per_s=10.0, steps=20, warmup_steps=3, epochs=2, val_steps=4),
-    PlannedRun("medium", it_per_s=4.0, steps=8, warmup_steps=2, epochs=2),
+    PlannedRun("fast", it_per_s=10.0, steps=60, warmup_steps=3, epochs=2, val_steps=4),
+    PlannedRun("medium", it_per_s=4.0, steps=30, warmup_steps=2, epochs=2),
     # slow enough that tqdm shows s/it
-    PlannedRun("slow", it_per_s=0.8, steps=4, warmup_steps=1, epochs=1),
+    PlannedRun("slow", it_per_s=0.8, steps=18, warmup_steps=1, epochs=1),
     PlannedRun(
         "broken", it_per_s=5.0, steps=10, fail_before_training=True, expected_state="FAILED"
     ),
@@ -479,8 +481,8 @@ RUN_PLAN: tuple[PlannedRun, ...] = (
         "cancelled", it_per_s=5.0, steps=200, cancel_after_step=5, expected_state="CANCELLED"
     ),
     # output not at SLURM's default place: sbatch -o on the command line
-    PlannedRun("logs", it_per_s=6.0, steps=12, sbatch_args=("-o", "logs/%x-%j.out")),
-    PlannedRun("sweep", it_per_s=8.0, steps=10, job_name="sweep", array_tasks=(1, 2)),
+    PlannedRun("logs", it_per_s=6.0, steps=40, sbatch_args=("-o", "logs/%x-%j.out")),
+    PlannedRun("sweep", it_per_s=8.0, steps=40, job_name="sweep", array_tasks=(1, 2)),
 )
 
 
