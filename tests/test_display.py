@@ -46,5 +46,5 @@ def test_step_view_has_static_html_markdown_and_plain_text():
 
 def test_log_view_renders_all_entries():
     view = LogView([ENTRY, ENTRY], "title")
-    assert view._repr_html_().count("<div class=\"dlm-card ") == 2
+    assert view._repr_html_().count('<div class="dlm-card ') == 2
     assert parse(repr(view).split("\n\n", 1)[1]).entries == [ENTRY, ENTRY]

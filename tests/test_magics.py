@@ -577,7 +577,8 @@ def test_restart_with_path_names_from_variables_binds_their_values(ip, resources
     ip.user_ns["models_dir"] = str(resources["models"])
     for _ in range(2):
         ip.run_line_magic(
-            "designlog", f"start {resources['experiment']} --paths models_dir={{models_dir}} "
-            "--no-panel")
+            "designlog",
+            f"start {resources['experiment']} --paths models_dir={{models_dir}} --no-panel",
+        )
     paths = [e.get("Paths") for e in entries(resources) if e.action == "START_DESIGN"]
     assert paths == [f"models_dir={resources['models']}"]
