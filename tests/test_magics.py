@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -582,3 +583,37 @@ def test_restart_with_path_names_from_variables_binds_their_values(ip, resources
         )
     paths = [e.get("Paths") for e in entries(resources) if e.action == "START_DESIGN"]
     assert paths == [f"models_dir={resources['models']}"]
+
+
+def test_kernel_interrupt_stops_a_slow_command_and_logs_nothing(ip, resources, tmp_path):
+    import signal
+    import time
+
+    log_path = start(ip, resources)
+    before = log_path.read_bytes()
+    marker = tmp_path / "child.pid"
+
+    def interrupt(*_):  # what a kernel interrupt does: KeyboardInterrupt in the main thread
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 1.5)
+    began = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            ip.run_cell_magic("log_verify", "MODEL", f"echo $BASHPID > {marker}; sleep 60\n")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert time.monotonic() - began < 30
+    assert log_path.read_bytes() == before
+    pid = int(marker.read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the command's shell outlived the interrupt")
