@@ -7,26 +7,29 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from designlog_magics import DesignLog, new_entry, parse, render_all
+from designlog_magics import DesignLog, Entry, new_entry, parse, render_all
 
 
-def _entries(count: int):
-    start = datetime(2025, 10, 22, 14, 0, 0)
-    for n in range(count):
-        yield new_entry(
-            "CALCULATE_TIME",
-            f"Training time estimate {n}",
-            timestamp=start + timedelta(seconds=n),
-            input=f"samples={8000 + n}, batch_size=4, speed=4.34 it/s, epochs=2",
-            calculation="steps_per_epoch = samples / batch_size = 2000, time_per_epoch = "
-            "steps_per_epoch / speed ≈ 461s",
-            result="Estimated 16 minutes total",
-            explanation="Calculated training time based on actual iteration speed\nfrom a "
-            "prior run",
-        )
+def sample_entry(n: int) -> Entry:
+    """The n-th entry of a benchmark log: a realistic CALCULATE_TIME, one second apart."""
+    return new_entry(
+        "CALCULATE_TIME",
+        f"Training time estimate {n}",
+        timestamp=datetime(2025, 10, 22, 14, 0, 0) + timedelta(seconds=n),
+        input=f"samples={8000 + n}, batch_size=4, speed=4.34 it/s, epochs=2",
+        calculation="steps_per_epoch = samples / batch_size = 2000, time_per_epoch = "
+        "steps_per_epoch / speed ≈ 461s",
+        result="Estimated 16 minutes total",
+        explanation="Calculated training time based on actual iteration speed\nfrom a prior run",
+    )
+
+
+def _entries(count: int) -> Iterator[Entry]:
+    return (sample_entry(n) for n in range(count))
 
 
 def bench_append(workdir: Path, count: int = 10_000) -> dict:

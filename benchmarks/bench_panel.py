@@ -23,29 +23,17 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from datetime import datetime, timedelta
 from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from designlog_magics import DesignLog, new_entry
+from bench_core import sample_entry  # noqa: E402  (benchmarks/ is on sys.path)
+
+from designlog_magics import DesignLog
 
 TARGET_RATIO = 1.5
-
-
-def _entry(n: int):
-    start = datetime(2025, 10, 22, 14, 0, 0)
-    return new_entry(
-        "CALCULATE_TIME",
-        f"Training time estimate {n}",
-        timestamp=start + timedelta(seconds=n),
-        input=f"samples={8000 + n}, batch_size=4, speed=4.34 it/s, epochs=2",
-        calculation="steps_per_epoch = samples / batch_size = 2000, time_per_epoch = "
-        "steps_per_epoch / speed ≈ 461s",
-        result="Estimated 16 minutes total",
-        explanation="Calculated training time based on actual iteration speed\nfrom a prior run",
-    )
 
 
 @contextmanager
@@ -77,10 +65,10 @@ def _one_append(workdir: Path, existing: int, counter: dict) -> tuple[float, flo
     log_dir = workdir / f"log_{existing}"
     shutil.rmtree(log_dir, ignore_errors=True)
     log = DesignLog(log_dir)
-    log.append_many(_entry(n) for n in range(existing))
+    log.append_many(sample_entry(n) for n in range(existing))
     panel = open_panel(log, follow=False, display=False)
     assert len(panel.entries_shown()) == existing
-    entry = _entry(existing)
+    entry = sample_entry(existing)
     gc.collect()
     gc.disable()
     try:

@@ -292,7 +292,8 @@ class DesignLogMagics(Magics):
         if no_log:
             view.entry, view.logged = entry, False
             view.notes.append("--no-log: shown, not appended to the log")
-            return self._show(view, entry)
+            self._show(view, entry)
+            return entry
         session = self._session()
         try:
             entry = session.log.append(entry)
@@ -302,12 +303,13 @@ class DesignLogMagics(Magics):
             raise UsageError(str(exc)) from None
         view.entry = entry
         self._refresh_panel()
-        return self._show(view, entry)
+        self._show(view, entry)
+        return entry
 
-    def _show(self, view: StepView, entry: Entry) -> Entry:
+    def _show(self, view: StepView, entry: Entry | None) -> None:
+        """Display a magic's view; its returned entry is then not displayed again."""
         display(view)
         self._last_shown = entry
-        return entry
 
     def _display_entry(self, entry: Entry) -> None:
         # The displayhook's printer for Entry: a magic's own return value was already shown.
@@ -427,8 +429,7 @@ class DesignLogMagics(Magics):
             if args.no_panel
             else (args.placement or (self.panel_placement if self.open_panel_on_start else "none"))
         )
-        display(view)
-        self._last_shown = entry
+        self._show(view, entry)
         self._open_panel(placement)
         return entry
 
@@ -733,10 +734,7 @@ class DesignLogMagics(Magics):
         )
         if args.output:
             self._ns[args.output] = report.speed_its if report.ok else None
-        view = StepView(notes=notes)
-        detail = report.detail() if hasattr(report, "detail") else ""
-        if detail:
-            view.notes.append(detail)
+        view = StepView(notes=[*notes, report.detail()])
         return self._finish(view, entry, args.no_log)
 
     # -- %%log_calc ----------------------------------------------------------------------
@@ -877,7 +875,7 @@ class DesignLogMagics(Magics):
         result = facts.summary()
         warning = None
         if facts.enough is False:
-            result, warning = result, f"not enough space: {result.removeprefix('Warning: ')}"
+            warning = f"not enough space: {result.removeprefix('Warning: ')}"
         entry = new_entry(
             "CHECK_DISK",
             "Verifying available disk space",

@@ -13,6 +13,7 @@ from IPython.core.error import UsageError
 from designlog_magics import read_log
 from designlog_magics.synthetic import write_failed_out, write_torchtune_out
 from tests.test_magics import start
+from tests.test_notebooks import SPEC_ORDER
 
 
 @pytest.fixture
@@ -146,18 +147,7 @@ def test_whole_design_session_reads_back_like_the_specification(ip, resources, s
     result = read_log(resources["experiment"])
     assert result.ok and not result.truncated
     got = {e.action: e for e in result.entries}
-    assert [e.action for e in result.entries] == [
-        "START_DESIGN",
-        "DECIDE_NAMING",
-        "VERIFY_MODEL",
-        "VERIFY_DATASET",
-        "SEARCH_PRIOR_RUNS",
-        "EXTRACT_SPEED",
-        "CALCULATE_TIME",
-        "CHECK_DISK",
-        "CREATE_SUMMARY",
-        "COMPLETE",
-    ]
+    assert [e.action for e in result.entries] == SPEC_ORDER
     for entry in result.entries:  # the specification's header form, second resolution
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", entry.time_text)
     # field by field, in the specification's order
