@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_DIR ?= demo-workspace
 PORT ?= 8888
+# Jupyter refuses to run as root unless told to (containers, CI machines).
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: setup system-deps demo demo-headless test test-fast lint bench binder-check clean
 
@@ -21,7 +23,7 @@ system-deps:
 
 # The main job: JupyterLab on the demo notebook, with the live panel beside it.
 demo: setup
-	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) --no-browser \
+	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) --no-browser $(ALLOW_ROOT) \
 		--ServerApp.root_dir=$(CURDIR) notebooks/design_experiment.ipynb
 
 # The same workflow without a browser: execute the demo notebook and print the log it wrote.
