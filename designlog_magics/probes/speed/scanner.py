@@ -57,7 +57,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from .sizes import format_size
+from ..sizes import format_size
 
 SMALL_FILE = 4 << 20  # read whole below this
 CHUNK = 4 << 20  # full pass: bytes per read
