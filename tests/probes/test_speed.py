@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from designlog_magics.probes.speed import SpeedReport, extract_speed, grep_command
-from designlog_magics.probes.speed import scanner as speed_module
+from designlog_magics.probes.speed import reading as speed_module
 from designlog_magics.synthetic import (
     write_failed_out,
     write_torchtune_out,

@@ -1,5 +1,42 @@
-"""The steady training speed (it/s after warmup) of a prior run, from its SLURM output."""
+"""The steady training speed (it/s after warmup) of a prior run, from its SLURM output.
 
-from .scanner import EpochSpeed, SpeedReport, extract_speed, grep_command
+The median of the training rates tqdm printed, leaving out the warmup, validation bars,
+the dip after each validation and the re-printed average of a finished bar; read without
+holding the file, and without reading all of a large one. ``extract_speed`` is the entry
+point; the print scanner, the rules, the way of reading and the report are its modules.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from .reading import _Reader, _scan_file
+from .report import EpochSpeed, SpeedReport, grep_command
+from .stats import _report
 
 __all__ = ["EpochSpeed", "SpeedReport", "extract_speed", "grep_command"]
+
+
+def extract_speed(
+    path: str | os.PathLike[str],
+    *,
+    mode: str = "auto",
+    progress: Callable[[int, int], None] | None = None,
+) -> SpeedReport:
+    """The steady training speed after warmup in a SLURM output (see the package docstring).
+
+    ``mode``: ``"auto"`` samples large torchtune outputs and reads the rest in full;
+    ``"full"`` reads every byte; ``"sampled"`` is ``auto`` without the small-file shortcut.
+    ``progress(bytes_done, bytes_total)`` is called at most four times a second.
+    Raises ``FileNotFoundError`` (and other ``OSError``) when the file cannot be read.
+    """
+    if mode not in ("auto", "full", "sampled"):
+        raise ValueError(f"mode must be auto, full or sampled, not {mode!r}")
+    name = os.fspath(path)
+    with open(name, "rb", buffering=0) as handle:
+        reader = _Reader(handle.fileno(), os.fstat(handle.fileno()).st_size, progress)
+        scanner, used, notes, tail = _scan_file(reader, mode)
+    if b"DUE TO TIME LIMIT" in tail or b"CANCELLED AT" in tail:
+        notes.append("the job was cancelled (time limit): its last epoch has no final bar")
+    return _report(name, scanner, used, reader.read, reader.size, notes)

@@ -1,0 +1,274 @@
+"""The rules that turn what a scan saw into a speed.
+
+Per epoch: the median of the training rates, leaving out the warmup (the first updates of a
+bar, until the rate is in the epoch's steady band: the median less a tolerance from the
+spread, 3% to 25%), validation and other non-training bars, the dip after a validation (the
+k-th updates after all validations together give a recovery curve, whose first places are
+left out until it stays within 1% of the steady rate; k counts tqdm's own rate updates,
+which above 10 it/s come only every 0.1 s), and the re-printed final bar (a ``n == total``
+print whose rate differs from the first one). For the run: the median over all epochs of
+what was kept, weighing every print. Rates are kept in histograms keyed by the printed
+rate, so memory stays bounded. Known limit: validations closer together than tqdm needs to
+forget one (some 20 of its rate updates) leave every update in a dip, and the result comes
+out a little low.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .report import REASONS, EpochSpeed, SpeedReport
+
+if TYPE_CHECKING:
+    from .scanner import _Epoch, _Scanner
+
+
+DIP_UPDATES = 30  # updates after a validation that may still show its pause
+HEAD_MIN, HEAD_MAX, HEAD_STEP = 160, 1 << 14, 32  # first updates of a bar kept in order
+
+
+_values: dict[bytes, float] = {}
+
+
+def _value(token: bytes) -> float:
+    """it/s of a rate as tqdm prints it (``4.34it/s``, ``1.25s/it``)."""
+    value = _values.get(token)
+    if value is None:
+        number = float(token[:-4])
+        if token.endswith(b"s/it"):
+            number = 1 / number if number else 0.0
+        if len(_values) < 100_000:
+            _values[token] = number
+        value = number
+    return value
+
+
+def _maybe_close_head(acc: _Epoch) -> None:
+    """Stop keeping updates in order once the warmup is behind, checked every 32 updates.
+
+    With the epoch's steady band known (from a first look), once the upper quartile of two
+    blocks in a row is in the band (the upper quartile, because after frequent validations
+    most updates are still recovering). Otherwise once the rate stops rising: the last
+    block's median within 1% of the block before and 2% of the one four blocks back.
+    """
+    size = len(acc.head)
+    if size >= HEAD_MAX:
+        acc.head_open = False
+    elif size >= HEAD_MIN and size % HEAD_STEP == 0:
+        if acc.floor is not None:
+            if min(_block_quartile(acc.head, size, 0), _block_quartile(acc.head, size, 1)) >= (
+                acc.floor
+            ):
+                acc.head_open = False
+            return
+        recent = _block_median(acc.head, size, 0)
+        if recent <= _block_median(acc.head, size, 1) * 1.01:
+            if recent <= _block_median(acc.head, size, 4) * 1.02:
+                acc.head_open = False
+
+
+def _block(head: list[list], size: int, back: int) -> list[float]:
+    end = size - back * HEAD_STEP
+    return sorted(_value(h[0]) for h in head[end - HEAD_STEP : end])
+
+
+def _block_median(head: list[list], size: int, back: int) -> float:
+    return _median_of(_block(head, size, back))
+
+
+def _block_quartile(head: list[list], size: int, back: int) -> float:
+    values = _block(head, size, back)
+    return values[len(values) * 3 // 4]
+
+
+def _median_of(values: Iterable[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[mid]
+    return (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def _weighted_median(pairs: Iterable[tuple[float, int]]) -> float | None:
+    """Median of values with counts (the midpoint of the two middle ones for even totals)."""
+    ordered = sorted((v, c) for v, c in pairs if c > 0)
+    total = sum(c for _, c in ordered)
+    if not total:
+        return None
+    low_rank, high_rank = (total - 1) // 2, total // 2
+    seen = 0
+    low = None
+    for value, count in ordered:
+        if low is None and seen + count > low_rank:
+            low = value
+        if seen + count > high_rank:
+            return (low + value) / 2  # type: ignore[operator]
+        seen += count
+    return ordered[-1][0]
+
+
+def _histogram(counter: Counter[bytes]) -> dict[float, int]:
+    values: dict[float, int] = {}
+    for token, count in counter.items():
+        value = _value(token)
+        if value > 0:
+            values[value] = values.get(value, 0) + count
+    return values
+
+
+def _band(values: dict[float, int], level: float) -> float:
+    """Lowest steady rate: the level less a tolerance from the spread (3% to 25%)."""
+    deviations: dict[float, int] = {}
+    for value, count in values.items():
+        d = abs(value - level)
+        deviations[d] = deviations.get(d, 0) + count
+    mad = _weighted_median(deviations.items()) or 0.0
+    tolerance = min(0.25, max(0.03, 3.5 * 1.4826 * mad / level))
+    return level * (1 - tolerance)
+
+
+def _warmup_end(head: list[list], floor: float) -> int:
+    """First update from which the rate (and the median of the next 9) is in the band."""
+    values = [_value(h[0]) for h in head]
+    for i, value in enumerate(values):
+        if value >= floor and _median_of(values[i : i + 9]) >= floor:
+            return i
+    return len(values)
+
+
+@dataclass
+class _Result:
+    epoch: EpochSpeed
+    kept: dict[float, int]  # rate -> prints, for the run's median
+    head_values: list[float]
+    floor: float | None = None  # lowest steady rate
+
+
+def _merge(*histograms: dict[float, int]) -> dict[float, int]:
+    merged: dict[float, int] = {}
+    for histogram in histograms:
+        for value, count in histogram.items():
+            merged[value] = merged.get(value, 0) + count
+    return merged
+
+
+def _recovered_from(
+    dips: list[dict[float, int]], level: float, tolerance: float, head: list[tuple]
+) -> int:
+    """How many updates after a validation still show its pause.
+
+    The k-th updates after all validations together give the recovery curve (tqdm smooths
+    the rate, so it climbs back over some updates); the dip lasts until the curve's median
+    stays within 1% of the level (more when few validations were seen).
+    """
+    curve: list[list[float]] = [[] for _ in dips]
+    for k, histogram in enumerate(dips):
+        for value, count in histogram.items():
+            curve[k].extend([value] * min(count, 1000))
+    for value, count, k in head:
+        if k >= 0:
+            curve[k].extend([value] * count)
+    for k in range(len(curve) - 1, -1, -1):
+        if curve[k]:
+            margin = max(0.01, 0.7 * tolerance / len(curve[k]) ** 0.5)
+            if _median_of(curve[k]) < level * (1 - margin):
+                return k + 1
+    return 0
+
+
+def _finish(acc: _Epoch) -> _Result:
+    """Apply the rules to one epoch: its level, band, warmup end and the dips' length."""
+    bulk = _histogram(acc.bulk)
+    dips = [_histogram(acc.dip[k]) if k in acc.dip else {} for k in range(DIP_UPDATES)]
+    head = [(_value(h[0]), h[1], h[2]) for h in acc.head]
+    excluded = dict.fromkeys(REASONS, 0)
+    excluded["validation"] = acc.validation
+    excluded["other bars"] = acc.other
+    excluded["epoch-average"] = acc.averages
+    basis = bulk
+    if sum(bulk.values()) < 50:  # validations too frequent (or a short epoch)
+        late = [d for d in dips if d][-3:]
+        basis = _merge(*late) if sum(sum(d.values()) for d in late) >= 10 else {}
+        if not basis:
+            basis = _merge(bulk, *dips, {v: c for v, c, _ in head})
+    level = _weighted_median(basis.items())
+    if level is None:
+        return _Result(EpochSpeed(acc.label, None, 0, excluded), {}, [v for v, _, _ in head])
+    spread = basis if sum(basis.values()) >= 50 else _merge(bulk, *dips)
+    kept: dict[float, int] = {}
+    warm = after = updates = 0
+    for _ in range(2):  # then again with the level of what was kept
+        tolerance = 1 - _band(spread or basis, level) / level
+        floor = level * (1 - tolerance)
+        warm = _warmup_end(acc.head, floor)
+        recovered = _recovered_from(dips, level, tolerance, head[warm:])
+        kept = dict(bulk)
+        updates = acc.bulk_updates
+        after = 0
+        for value, count, k in head[warm:]:
+            if 0 <= k < recovered:
+                after += 1
+            else:
+                kept[value] = kept.get(value, 0) + count
+                updates += 1
+        for k, histogram in enumerate(dips):
+            steps = sum(acc.dip_updates[k].values()) if k in acc.dip_updates else 0
+            if k < recovered:
+                after += steps
+            else:
+                kept = _merge(kept, histogram)
+                updates += steps
+        new_level = _weighted_median(kept.items())
+        if new_level is None:
+            break
+        level = new_level
+    excluded["warmup"] = warm
+    excluded["after validation"] = after
+    speed = _weighted_median(kept.items())
+    epoch = EpochSpeed(acc.label, speed, updates if speed is not None else 0, excluded)
+    floor = speed * (1 - tolerance) if speed is not None else None
+    return _Result(epoch, kept if speed is not None else {}, [v for v, _, _ in head], floor)
+
+
+def _report(
+    name: str, scanner: _Scanner, mode: str, read: int, size: int, notes: list[str]
+) -> SpeedReport:
+    results = [_finish(scanner.epochs[k]) for k in sorted(scanner.epochs)]
+    results = [
+        r for r in results if r.epoch.speed_its is not None or any(r.epoch.excluded.values())
+    ]
+    kept: dict[float, int] = {}
+    excluded = dict.fromkeys(REASONS, 0)
+    updates = 0
+    for result in results:
+        for value, count in result.kept.items():
+            kept[value] = kept.get(value, 0) + count
+        for reason, count in result.epoch.excluded.items():
+            excluded[reason] += count
+        updates += result.epoch.updates
+    speed = _weighted_median(kept.items())
+    if speed is None and results:  # never steady: the later half of what there is
+        values = [v for r in results for v in r.head_values]
+        if values:
+            later = values[len(values) // 2 :]
+            speed = _median_of(later)
+            updates = len(later)
+            excluded["warmup"] = max(0, excluded["warmup"] - len(later))
+            notes.append("no steady phase after warmup: median of the later updates")
+    ok = speed is not None
+    return SpeedReport(
+        path=name,
+        ok=ok,
+        speed_its=speed,
+        epochs=tuple(r.epoch for r in results),
+        updates=updates,
+        excluded={r: c for r, c in excluded.items()},
+        mode=mode,
+        bytes_read=read,
+        file_size=size,
+        error=None if ok else f"no training progress found in {name}",
+        notes=tuple(notes),
+    )
