@@ -21,11 +21,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from designlog_magics.probes import runs
+from designlog_magics.probes.globmatch import glob_matcher
 from designlog_magics.probes.runs import (
     RunSearch,
     describe_runs,
     find_command,
-    glob_matcher,
     parse_find_size,
     run_name,
     search_runs,
