@@ -1,6 +1,6 @@
 """Speed extraction against ``grep | tail`` on 100 MB and 500 MB torchtune outputs.
 
-The files are made by ``designlog_magics.synthetic`` (deterministic: three epochs,
+The files are made by ``designlog_magics._demo.synthetic`` (deterministic: three epochs,
 warmup, validation every 500 steps, log lines glued to the bars, epochs joined with
 ``\\r``) and kept in the work directory for the next run. For each size: the median wall
 time of ``extract_speed`` (default mode, then ``mode="full"``) in this process, of
@@ -25,8 +25,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from designlog_magics._demo.synthetic import write_torchtune_out
 from designlog_magics.probes.speed import extract_speed
-from designlog_magics.synthetic import write_torchtune_out
 
 GREP = 'LC_ALL=C grep -E "[0-9.]+it/s" FILE | tail -20'
 SIZES = {"100 MB": 100_000_000, "500 MB": 500_000_000}

@@ -222,12 +222,12 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
     try:
-        demo = importlib.import_module(f"{__package__}.demo")
+        demo = importlib.import_module(f"{__package__}._demo")
     except ModuleNotFoundError as exc:
-        if exc.name != f"{__package__}.demo":
+        if exc.name != f"{__package__}._demo":
             raise
         raise CLIError(
-            "demo data is not available in this installation (designlog_magics.demo is missing)"
+            "demo data is not available in this installation (designlog_magics._demo is missing)"
         ) from None
     facts = demo.build_demo_data(Path(args.directory).expanduser())
     if dataclasses.is_dataclass(facts) and not isinstance(facts, type):

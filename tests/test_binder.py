@@ -32,7 +32,7 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 DRIVER = """
 import json, os, sys
 from pathlib import Path
-from designlog_magics.demo import execute_notebook
+from designlog_magics._demo import execute_notebook
 
 notebooks = Path(sys.argv[1])
 results = {}

@@ -358,8 +358,8 @@ def test_an_unwritable_log_is_one_line(tmp_path):
 
 def test_demo_data_is_built_or_clearly_missing(tmp_path):
     result = run("demo-data", tmp_path / "demo")
-    if importlib.util.find_spec("designlog_magics.demo") is None:
-        assert_one_line_error(result, "demo data is not available", "designlog_magics.demo")
+    if importlib.util.find_spec("designlog_magics._demo") is None:
+        assert_one_line_error(result, "demo data is not available", "designlog_magics._demo")
     else:
         assert result.returncode == 0, result.stderr
         assert result.stdout.startswith(f"built demo data in {tmp_path / 'demo'}")

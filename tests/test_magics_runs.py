@@ -11,7 +11,7 @@ import pytest
 from IPython.core.error import UsageError
 
 from designlog_magics import read_log
-from designlog_magics.synthetic import write_failed_out, write_torchtune_out
+from designlog_magics._demo.synthetic import write_failed_out, write_torchtune_out
 from tests.test_magics import start
 from tests.test_notebooks import SPEC_ORDER
 

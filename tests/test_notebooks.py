@@ -19,8 +19,7 @@ import nbformat
 import pytest
 
 from designlog_magics import read_log
-from designlog_magics.audit import audit_path
-from designlog_magics.demo import (
+from designlog_magics._demo import (
     DemoFacts,
     build_demo_data,
     clear_previous_design,
@@ -29,6 +28,7 @@ from designlog_magics.demo import (
     kernel_manager,
     read_safetensors_header,
 )
+from designlog_magics.audit import audit_path
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"

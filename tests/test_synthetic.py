@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tqdm import tqdm
 
-from designlog_magics.synthetic import (
+from designlog_magics._demo.synthetic import (
     format_bar,
     format_interval,
     format_rate,

@@ -13,13 +13,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from designlog_magics.probes.speed import SpeedReport, extract_speed, grep_command
-from designlog_magics.probes.speed import reading as speed_module
-from designlog_magics.synthetic import (
+from designlog_magics._demo.synthetic import (
     write_failed_out,
     write_torchtune_out,
     write_unrelated_out,
 )
+from designlog_magics.probes.speed import SpeedReport, extract_speed, grep_command
+from designlog_magics.probes.speed import reading as speed_module
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "example-slurm.out"
 MODES = ("auto", "full", "sampled")
