@@ -61,3 +61,61 @@ def add_common(parser: argparse.ArgumentParser, *, explain: bool = True) -> None
 def usage_doc(parser: argparse.ArgumentParser, summary: str) -> str:
     """A docstring for ``%magic?``: the summary, then argparse's usage and options."""
     return summary.strip() + "\n\n" + parser.format_help()
+
+
+# -- the arguments of each step, shared by its magic and its ``designlog`` verb ----------------
+def verify_arguments(parser: argparse.ArgumentParser, *, cell_form: bool = True) -> None:
+    parser.add_argument("kind", metavar="KIND", help="MODEL, DATASET or any word (VERIFY_<KIND>)")
+    parser.add_argument(
+        "target",
+        nargs="?" if cell_form else None,
+        metavar="PATH" if not cell_form else "PATH|NAME",
+        help="the path to check" + ("; cell form: a name for the brief" if cell_form else ""),
+    )
+    parser.add_argument("--timeout", type=float, metavar="SECONDS", help=argparse.SUPPRESS)
+
+
+def search_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("root", nargs="?", metavar="ROOT", help="the scratch tree to search")
+    parser.add_argument(
+        "--name", help="file name glob (default slurm-*.out); with --sacct, the job name pattern"
+    )
+    parser.add_argument("--path", default="*/ck-out-*", help="path glob (default */ck-out-*)")
+    parser.add_argument("--min-size", default="+100k", help="like find -size (default +100k)")
+    parser.add_argument("--limit", type=int, metavar="N", help="the first N matches by path")
+    parser.add_argument(
+        "--sacct", action="store_true", help="search SLURM accounting instead of the file tree"
+    )
+    parser.add_argument("--since", metavar="DATE", help="with --sacct: jobs started since DATE")
+    parser.add_argument("--user", metavar="USER", help="with --sacct: jobs of USER")
+    parser.add_argument("--timeout", type=float, metavar="SECONDS", help=argparse.SUPPRESS)
+
+
+def speed_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", metavar="SLURM_OUT|JOBID", help="a slurm-*.out file or a job id")
+    parser.add_argument("--full", action="store_true", help="read every byte (no sampling)")
+
+
+def disk_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", metavar="PATH")
+    parser.add_argument("--need", metavar="SIZE", help="space needed, e.g. 40G")
+
+
+def decide_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("words", nargs="*", metavar="BRIEF")
+    parser.add_argument("--decision", "-d", metavar="D")
+    parser.add_argument("--reasoning", "-r", metavar="R")
+    parser.add_argument(
+        "-a", "--action", default="DECIDE_NAMING", help="action type (default DECIDE_NAMING)"
+    )
+
+
+def complete_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--status", "-s", required=True, metavar="S")
+    parser.add_argument("--next", "-n", dest="next_steps", required=True, metavar="N")
+
+
+def entry_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", metavar="ACTION", help="action type, e.g. VERIFY_MODEL")
+    parser.add_argument("brief", metavar="BRIEF", help="brief description")
+    parser.add_argument("fields", nargs="*", metavar="KEY=VALUE", help="fields, in order")

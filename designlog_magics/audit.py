@@ -33,46 +33,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .entry import BUILTIN_ACTIONS, Entry
+from .entry import Entry
+from .spec import (  # noqa: F401
+    BUILTIN_ACTIONS,
+    DESIGN_STEPS,
+    DesignStep,
+    is_preliminary,
+    missing_steps,
+    steps_done,
+)
 from .textformat import Diagnostic, render
 
 if TYPE_CHECKING:
     from .record import LogSnapshot
-
-
-@dataclass(frozen=True)
-class DesignStep:
-    """A step the specification expects, done by a non-failed entry of ``action``."""
-
-    key: str
-    label: str
-    action: str
-    required: bool = True
-
-
-DESIGN_STEPS: tuple[DesignStep, ...] = (
-    DesignStep("model", "model verified", "VERIFY_MODEL"),
-    DesignStep("dataset", "dataset verified", "VERIFY_DATASET"),
-    DesignStep("search", "prior runs searched", "SEARCH_PRIOR_RUNS"),
-    DesignStep("speed", "speed extracted", "EXTRACT_SPEED", required=False),
-    DesignStep("time", "time calculated", "CALCULATE_TIME"),
-    DesignStep("disk", "disk checked", "CHECK_DISK"),
-    DesignStep("naming", "name decided", "DECIDE_NAMING"),
-    DesignStep("summary", "summary created", "CREATE_SUMMARY"),
-    DesignStep("complete", "complete", "COMPLETE", required=False),
-)
-
-
-def steps_done(entries: Sequence[Entry]) -> dict[str, bool]:
-    """For each design step, whether a non-failed entry records it."""
-    done_actions = {e.action for e in entries if not e.failed}
-    return {step.key: step.action in done_actions for step in DESIGN_STEPS}
-
-
-def is_preliminary(entry: Entry) -> bool:
-    """An estimate the writer marked as preliminary (no prior run to rest on)."""
-    text = " ".join([entry.brief, *(v for _, v in entry.fields)]).lower()
-    return "preliminary" in text
 
 
 @dataclass(frozen=True)
@@ -192,21 +165,6 @@ class AuditReport:
 
 def _count(number: int, singular: str, plural: str | None = None) -> str:
     return f"{number} {singular if number == 1 else (plural or singular + 's')}"
-
-
-def missing_steps(entries: Sequence[Entry]) -> list[str]:
-    """Labels of the required steps no non-failed entry records (used by ``%log_complete``)."""
-    done = steps_done(entries)
-    missing = []
-    for step in DESIGN_STEPS:
-        if not step.required or done[step.key]:
-            continue
-        if step.key == "search" and any(
-            e.action == "CALCULATE_TIME" and is_preliminary(e) for e in entries
-        ):
-            continue  # an estimate marked preliminary stands in for a prior-run search
-        missing.append(step.label)
-    return missing
 
 
 def unsettled_failures(

@@ -25,6 +25,7 @@ from typing import NoReturn, TextIO
 
 from . import __version__
 from .entry import EntryError, field_name, new_entry
+from .exceptions import DesignLogError
 from .store import LOG_FILENAME, DesignLog, LogFollower, read_log
 from .textformat import render
 
@@ -34,7 +35,7 @@ EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 POLL_SECONDS = 0.5
 
 
-class CLIError(Exception):
+class CLIError(DesignLogError):
     """Bad input or an unusable file: reported as one line, exit status 2."""
 
 

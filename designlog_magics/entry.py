@@ -12,6 +12,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .exceptions import DesignLogError
+from .spec import BUILTIN_ACTIONS, START_ACTION, ActionSpec, action_family  # noqa: F401
+
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 ACTION_NAME_RE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
@@ -19,87 +22,7 @@ ACTION_NAME_RE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
 FIELD_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9 _/().\-]{0,47}")
 
 
-@dataclass(frozen=True)
-class ActionSpec:
-    """A known action type: its family (for colour and checklists) and its usual fields."""
-
-    name: str
-    family: str
-    usual_fields: tuple[str, ...]
-    meaning: str
-
-
-BUILTIN_ACTIONS: dict[str, ActionSpec] = {
-    spec.name: spec
-    for spec in (
-        ActionSpec(
-            "VERIFY_MODEL", "verify", ("Command", "Result", "Explanation"), "the base model exists"
-        ),
-        ActionSpec(
-            "VERIFY_DATASET",
-            "verify",
-            ("Command", "Result", "Explanation"),
-            "the training dataset exists",
-        ),
-        ActionSpec(
-            "SEARCH_PRIOR_RUNS",
-            "search",
-            ("Command", "Result", "Explanation"),
-            "prior runs were searched",
-        ),
-        ActionSpec(
-            "EXTRACT_SPEED",
-            "search",
-            ("Command", "Result", "Explanation"),
-            "training speed was extracted",
-        ),
-        ActionSpec(
-            "CALCULATE_TIME",
-            "calculate",
-            ("Input", "Calculation", "Result", "Explanation"),
-            "time was calculated",
-        ),
-        ActionSpec(
-            "CHECK_DISK",
-            "calculate",
-            ("Command", "Result", "Explanation"),
-            "disk space was checked",
-        ),
-        ActionSpec(
-            "DECIDE_NAMING",
-            "decide",
-            ("Decision", "Reasoning", "Explanation"),
-            "the name was decided",
-        ),
-        ActionSpec(
-            "CREATE_SUMMARY",
-            "create",
-            ("Command", "Result", "Explanation"),
-            "the summary was created",
-        ),
-        ActionSpec(
-            "COMPLETE", "create", ("Status", "Next Steps", "Explanation"), "the design is complete"
-        ),
-    )
-}
-
-# Not one of the nine, but written by the package itself when a session starts.
-START_ACTION = "START_DESIGN"
-
-_FAMILY_PREFIXES = (
-    ("VERIFY_", "verify"),
-    ("SEARCH_", "search"),
-    ("EXTRACT_", "search"),
-    ("CALCULATE_", "calculate"),
-    ("CHECK_", "calculate"),
-    ("DECIDE_", "decide"),
-    ("CREATE_", "create"),
-    ("COMPLETE", "create"),
-    ("START_", "session"),
-)
-
-
-class EntryError(ValueError):
+class EntryError(DesignLogError, ValueError):
     """An entry that cannot be written: bad action type, bad field name."""
 
 
@@ -121,17 +44,6 @@ def validate_field_name(name: str) -> str:
             f"spaces, _ - / ( ) . (at most 48 characters, no trailing space)"
         )
     return name
-
-
-def action_family(action: str) -> str:
-    """The family of an action (verify, search, calculate, decide, create, session, other)."""
-    spec = BUILTIN_ACTIONS.get(action)
-    if spec:
-        return spec.family
-    for prefix, family in _FAMILY_PREFIXES:
-        if action.startswith(prefix):
-            return family
-    return "other"
 
 
 def field_name(keyword: str) -> str:

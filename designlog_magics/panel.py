@@ -64,9 +64,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .audit import DESIGN_STEPS, steps_done
 from .display import _CSS, entry_card_html, escape
 from .entry import Entry
+from .spec import DESIGN_STEPS, steps_done
 from .store import LOG_FILENAME, DesignLog, LogFollower
 
 # placement -> sidecar anchor

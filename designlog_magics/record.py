@@ -39,6 +39,7 @@ from typing import Any
 from .display import _CSS as CARD_CSS
 from .display import LogView, entry_card_html, escape
 from .entry import Entry
+from .exceptions import DesignLogError
 from .store import LOG_FILENAME, DesignLog
 from .textformat import ParseResult, parse
 
@@ -69,7 +70,7 @@ _START_LINE_RE = re.compile(r"^\s*%designlog\s+start\b(.*)$")
 _MARKDOWN_IMAGE_RE = re.compile(r"(!\[[^\]]*\]\()([^)\s]+)(\))")
 
 
-class RecordError(ValueError):
+class RecordError(DesignLogError, ValueError):
     """A notebook or log that cannot serve as a record (unreadable, not found, invalid)."""
 
 

@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .entry import Entry
+from .exceptions import DesignLogError
 from .masking import SecretMasker, default_masker
 from .textformat import Diagnostic, ParseResult, parse, render
 
@@ -40,7 +41,7 @@ _READ_CHUNK = 1 << 20
 _PROCESS_LOCK = threading.RLock()
 
 
-class LogWriteError(OSError):
+class LogWriteError(DesignLogError, OSError):
     """The log could not be written; the entry is pending and will be written later."""
 
     def __init__(self, path: Path, reason: str, pending: int) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .entry import Entry
+from .spec import SUMMARY_SECTIONS
 
 SUMMARY_FILENAME = "experiment_summary.md"
 GENERATED_MARKER = "<!-- generated from design-experiment.log -->"
@@ -75,15 +76,10 @@ def _section(title: str, entries: Sequence[Entry], fields: Sequence[str]) -> lis
 def generated_sections(entries: Sequence[Entry]) -> str:
     """Markdown sections rendered from the log: resources, prior runs, estimates, disk."""
 
-    def of(*prefixes: str) -> list[Entry]:
-        return [e for e in entries if e.action.startswith(prefixes)]
-
     lines = ["", GENERATED_MARKER, "## From the design log", ""]
-    lines += _section("Resources verified", of("VERIFY_"), ("Command", "Result", "Error"))
-    lines += _section("Prior runs", of("SEARCH_", "EXTRACT_"), ("Result",))
-    lines += _section("Estimates", of("CALCULATE_"), ("Input", "Calculation", "Result"))
-    lines += _section("Disk", of("CHECK_"), ("Command", "Result"))
-    lines += _section("Decisions", of("DECIDE_"), ("Decision", "Reasoning"))
+    for section in SUMMARY_SECTIONS:
+        chosen = [e for e in entries if e.action.startswith(section.prefixes)]
+        lines += _section(section.title, chosen, section.fields)
     return "\n".join(lines).rstrip() + "\n"
 
 

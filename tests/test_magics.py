@@ -123,7 +123,10 @@ def test_start_records_directory_and_path_bindings_once(ip, resources):
     assert log_path.read_bytes() == before
     # the bindings came back from the log: {models_dir} still works
     ip.run_line_magic("log_verify", "MODEL {models_dir}/Llama-3.2-1B-Instruct")
-    assert entries(resources)[-1].get("Command") == "ls {models_dir}/Llama-3.2-1B-Instruct"
+    assert (
+        entries(resources)[-1].get("Command")
+        == "designlog verify MODEL {models_dir}/Llama-3.2-1B-Instruct"
+    )
 
 
 def test_status_and_show(ip, resources, capsys):
@@ -165,7 +168,7 @@ def test_verify_line_form_checks_the_path_itself(ip, resources):
     )
     assert entry.action == "VERIFY_MODEL"
     assert entry.brief == "Checking Llama-3.2-1B-Instruct"
-    assert entry.get("Command") == "ls {models_dir}/Llama-3.2-1B-Instruct"
+    assert entry.get("Command") == "designlog verify MODEL {models_dir}/Llama-3.2-1B-Instruct"
     assert entry.get("Result").startswith(
         "Directory exists with 6 files (config.json, model.safetensors, "
     )
@@ -174,7 +177,7 @@ def test_verify_line_form_checks_the_path_itself(ip, resources):
         "log_verify", "DATASET {repo_dir}/data/green/capitalization/words_8L_80P_10000.json"
     )
     assert dataset.get("Command") == (
-        "ls -lh {repo_dir}/data/green/capitalization/words_8L_80P_10000.json"
+        "designlog verify DATASET {repo_dir}/data/green/capitalization/words_8L_80P_10000.json"
     )
     assert "10,000 records (train 8,000, validation 1,000, test 1,000)" in dataset.get("Result")
     assert entries(resources)[-2:] == [entry, dataset]
@@ -183,7 +186,7 @@ def test_verify_line_form_checks_the_path_itself(ip, resources):
 def test_verify_absolute_path_is_logged_with_its_path_name(ip, resources):
     start(ip, resources)
     entry = ip.run_line_magic("log_verify", f"MODEL {resources['model']}")
-    assert entry.get("Command") == "ls {models_dir}/Llama-3.2-1B-Instruct"
+    assert entry.get("Command") == "designlog verify MODEL {models_dir}/Llama-3.2-1B-Instruct"
 
 
 def test_verify_missing_path_is_a_logged_failure(ip, resources):
@@ -247,7 +250,7 @@ def test_expansion_of_vars_exprs_and_path_names(ip, resources):
     ip.user_ns["model_name"] = "Llama-3.2-1B-Instruct"
     ip.user_ns["n"] = 2
     entry = ip.run_line_magic("log_verify", "MODEL {models_dir}/$model_name -e 'step {n+1}'")
-    assert entry.get("Command") == "ls {models_dir}/Llama-3.2-1B-Instruct"
+    assert entry.get("Command") == "designlog verify MODEL {models_dir}/Llama-3.2-1B-Instruct"
     assert entry.get("Explanation") == "step 3"
     cell = ip.run_cell_magic(
         "log_verify", "MODEL", "ls {models_dir}/{model_name} | awk '{print $1}' | head -3\n"
@@ -469,6 +472,7 @@ def test_log_entry_custom_type_and_fields(ip, resources):
         ("Command", "ls tasks/cap.py"),
         ("Result", "File exists"),
         ("Next Steps", "run eval"),
+        ("Origin", "written by hand"),
     )
     assert entries(resources)[-1] == entry
 

@@ -67,7 +67,7 @@ def test_search_returns_what_find_returns(ip, resources, scratch):
         "ck-out-calm-dolphin, ck-out-edge, ck-out-happy-narwhal"
     )
     limited = ip.run_line_magic("log_search", "{scratch_dir} --limit 2")
-    assert limited.get("Command").endswith("| head -2")
+    assert limited.get("Command") == "designlog search {scratch_dir} --limit 2"
     cell = ip.run_cell_magic(
         "log_search", "", "find {scratch_dir} -name 'slurm-*.out' -path '*/ck-out-*' -size +100k\n"
     )
@@ -86,9 +86,7 @@ def test_speed_is_the_steady_speed_after_warmup(ip, resources, scratch):
         assert logged == pytest.approx(speed, rel=0.02)
         assert ip.user_ns["speed"] == pytest.approx(speed, rel=0.02)
         assert entry.brief == f"Analyzing {name} for training speed"
-        assert entry.get("Command") == (
-            f'grep -E "[0-9.]+it/s" {{scratch_dir}}/{name}/{out.name} | tail -20'
-        )
+        assert entry.get("Command") == (f"designlog speed {{scratch_dir}}/{name}/{out.name}")
     failed = ip.run_line_magic("log_speed", "{scratch_dir}/ck-out-quiet-falcon/slurm-1005.out")
     assert failed.failed and "no training progress" in failed.get("Error")
 
@@ -152,12 +150,13 @@ def test_whole_design_session_reads_back_like_the_specification(ip, resources, s
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", entry.time_text)
     # field by field, in the specification's order
     assert [k for k, _ in got["VERIFY_MODEL"].fields] == ["Command", "Result", "Explanation"]
-    assert got["VERIFY_MODEL"].get("Command") == "ls {models_dir}/Llama-3.2-1B-Instruct"
+    assert (
+        got["VERIFY_MODEL"].get("Command")
+        == "designlog verify MODEL {models_dir}/Llama-3.2-1B-Instruct"
+    )
     assert got["VERIFY_MODEL"].get("Result").startswith("Directory exists with 6 files (")
     assert got["VERIFY_DATASET"].get("Result").startswith("File exists, ")
-    assert got["SEARCH_PRIOR_RUNS"].get("Command") == (
-        'find {scratch_dir} -name "slurm-*.out" -path "*/ck-out-*" -size +100k | head -5'
-    )
+    assert got["SEARCH_PRIOR_RUNS"].get("Command") == ("designlog search {scratch_dir} --limit 5")
     assert got["SEARCH_PRIOR_RUNS"].get("Result").startswith("Found 4 similar runs: ")
     assert got["EXTRACT_SPEED"].get("Result").startswith("Average speed after warmup: 4.3")
     calc = got["CALCULATE_TIME"]
@@ -168,7 +167,7 @@ def test_whole_design_session_reads_back_like_the_specification(ip, resources, s
         "time_per_epoch = steps_per_epoch / speed ≈ 46"
     )
     assert re.fullmatch(r"Estimated 1[56] minutes total \(8 min × 2 epochs\)", calc.get("Result"))
-    assert got["CHECK_DISK"].get("Command") == "df -h {scratch_dir}"
+    assert got["CHECK_DISK"].get("Command") == "designlog disk {scratch_dir} --need 1k"
     assert got["CHECK_DISK"].get("Result").endswith("enough for the 1.0K needed")
     assert [k for k, _ in got["DECIDE_NAMING"].fields] == ["Decision", "Reasoning", "Explanation"]
     assert got["CREATE_SUMMARY"].get("Command") == (

@@ -213,7 +213,9 @@ def test_demo_notebook_log_says_what_the_demo_data_holds(runs_base):
     for entry in entries:
         if entry.action != "START_DESIGN":
             assert str(workspace) not in "".join(v for _, v in entry.fields), entry
-    assert by_action["VERIFY_MODEL"].get("Command") == "ls {models_dir}/Llama-3.2-1B-Instruct"
+    assert by_action["VERIFY_MODEL"].get("Command") == (
+        "designlog verify MODEL {models_dir}/Llama-3.2-1B-Instruct"
+    )
     assert "train 8,000, validation 1,000, test 1,000" in by_action["VERIFY_DATASET"].get("Result")
     search = by_action["SEARCH_PRIOR_RUNS"].get("Result")
     for run in facts.runs:
@@ -227,7 +229,7 @@ def test_demo_notebook_log_says_what_the_demo_data_holds(runs_base):
     )
     calc = by_action["CALCULATE_TIME"]
     assert "samples=8000" in calc.get("Input") and "it/s" in calc.get("Input")
-    assert by_action["CHECK_DISK"].get("Command") == "df -h {scratch_dir}"
+    assert by_action["CHECK_DISK"].get("Command") == "designlog disk {scratch_dir} --need 40G"
     assert by_action["CREATE_SUMMARY"].get("Result") == (
         "File created with 6 runs (4 fine-tuned + 2 control)"
     )

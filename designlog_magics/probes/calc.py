@@ -17,6 +17,8 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..exceptions import DesignLogError
+
 _TIGHT_UNITS = {
     "s",
     "ms",
@@ -42,7 +44,7 @@ _TIGHT_UNITS = {
 }
 
 
-class CalculationError(Exception):
+class CalculationError(DesignLogError):
     """A calculation cell that could not run: one line saying where and why."""
 
 
@@ -157,6 +159,7 @@ def run_calculation(source: str, namespace: MutableMapping[str, Any]) -> CalcFac
         tree = ast.parse(source, "<log_calc>", "exec")
     except SyntaxError as exc:
         raise CalculationError(f"syntax error on line {exc.lineno}: {exc.msg}") from None
+    before = _values_read_from_outside(tree, namespace)
     try:
         code = compile(tree, "<log_calc>", "exec")
         exec(code, namespace)  # noqa: S102 - the user's own cell
@@ -197,7 +200,61 @@ def run_calculation(source: str, namespace: MutableMapping[str, Any]) -> CalcFac
                 Assignment(name, expression, namespace.get(name), unit, is_input, statement.lineno)
             )
             assigned_here.add(name)
-    return CalcFacts(tuple(_last_per_name(found)))
+    described = _last_per_name(found)
+    shown = {a.name for a in described if a.is_input}
+    outside = [
+        Assignment(name, name, value, "", True, 0)
+        for name, value in before.items()
+        if name not in shown
+    ]
+    return CalcFacts(tuple(outside + described))
+
+
+def _values_read_from_outside(tree: ast.Module, namespace: MutableMapping[str, Any]) -> dict:
+    """Values that the cell's calculations read from earlier variables, taken before it runs.
+
+    ``x = x * 2`` with ``x = 10`` must log ``Input: x=10``, not the 20 the statement leaves.
+    Names read by an input assignment (``speed = prior_speed``) are shown by that assignment.
+    """
+    assigned: set[str] = set()
+    values: dict[str, Any] = {}
+    for statement in tree.body:
+        value = getattr(statement, "value", None)
+        is_input_assignment = isinstance(statement, ast.Assign | ast.AnnAssign) and (
+            value is not None
+            and (_is_literal(value) or (isinstance(value, ast.Name) and value.id not in assigned))
+        )
+        reads = statement.value if isinstance(statement, ast.Assign | ast.AnnAssign) else statement
+        if reads is not None and not is_input_assignment:
+            for node in ast.walk(reads):
+                if (
+                    isinstance(node, ast.Name)
+                    and isinstance(node.ctx, ast.Load)
+                    and node.id not in assigned
+                    and node.id not in values
+                    and node.id in namespace
+                    and _is_plain_value(namespace[node.id])
+                ):
+                    values[node.id] = namespace[node.id]
+        if isinstance(statement, ast.AugAssign) and isinstance(statement.target, ast.Name):
+            name = statement.target.id
+            if name not in assigned and name not in values and _is_plain_value(namespace.get(name)):
+                values[name] = namespace[name]
+        for target in _statement_targets(statement):
+            assigned.add(target)
+    return values
+
+
+def _is_plain_value(value: Any) -> bool:
+    return isinstance(value, int | float | str) and not isinstance(value, bool)
+
+
+def _statement_targets(statement: ast.stmt) -> list[str]:
+    if isinstance(statement, ast.Assign):
+        return [n.id for t in statement.targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+    if isinstance(statement, ast.AnnAssign | ast.AugAssign):
+        return [n.id for n in ast.walk(statement.target) if isinstance(n, ast.Name)]
+    return []
 
 
 def _last_per_name(found: list[Assignment]) -> list[Assignment]:
@@ -240,13 +297,12 @@ def evaluate_assignment(statement: str, namespace: MutableMapping[str, Any]) -> 
     for sub in ast.walk(value_node):
         if isinstance(sub, ast.Name) and sub.id not in read_names and sub.id in namespace:
             read_names.append(sub.id)
+    before = {name: namespace[name] for name in read_names if _is_plain_value(namespace[name])}
     facts = run_calculation(statement.strip(), namespace)
-    inputs = tuple(
-        Assignment(name, name, namespace[name], "", True, 1)
-        for name in read_names
-        if isinstance(namespace[name], int | float | str) and not isinstance(namespace[name], bool)
-    )
+    inputs = tuple(Assignment(name, name, value, "", True, 1) for name, value in before.items())
     calculations = tuple(
-        Assignment(a.name, a.expression, a.value, a.unit, False, a.line) for a in facts.assignments
+        Assignment(a.name, a.expression, a.value, a.unit, False, a.line)
+        for a in facts.assignments
+        if a.line  # the snapshot above already holds the names read from outside
     )
     return CalcFacts(inputs + calculations)

@@ -41,6 +41,8 @@ import subprocess
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from ..exceptions import DesignLogError
+
 __all__ = [
     "DEFAULT_SINCE",
     "SACCT_FIELDS",
@@ -94,7 +96,7 @@ _UNAVAILABLE = "SLURM accounting is not available on this machine"
 _MAX_LISTED = 10
 
 
-class SlurmError(Exception):
+class SlurmError(DesignLogError):
     """A SLURM command could not answer the question (base of the errors here)."""
 
 

@@ -50,7 +50,7 @@ def test_speed_from_the_output_file_matches_the_speed_the_job_was_given(shell, s
     assert not entry.failed
     assert logged_speed(entry) == pytest.approx(job.it_per_s, rel=0.05)
     assert shell.user_ns["speed"] == pytest.approx(job.it_per_s, rel=0.05)
-    assert entry.get("Command").startswith('grep -E "[0-9.]+it/s" {scratch_dir}/')
+    assert entry.get("Command").startswith("designlog speed {scratch_dir}/")
 
 
 def test_speed_by_job_id_resolves_the_output_through_the_scheduler(shell, slurm_runs):
