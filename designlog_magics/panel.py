@@ -98,20 +98,26 @@ _PANEL_CSS = (
     ".dlm-panel .widget-html,.dlm-panel .widget-html-content{margin:0;height:auto;"
     "line-height:normal;white-space:normal}"
     ".dlm-panel .widget-html-content{display:block;width:100%}"
-    ".dlm-panel-head{font-size:12px;color:var(--jp-ui-font-color1,#333);margin:0 0 4px 0}"
-    ".dlm-panel-title{font-size:14px;font-weight:700;margin-bottom:2px}"
-    ".dlm-panel-path{font-family:monospace;font-size:11px;word-break:break-all;color:#555}"
-    ".dlm-panel-counts{margin-top:2px}"
-    ".dlm-panel-counts span{margin-right:10px}"
-    ".dlm-count-failed{color:#c62828;font-weight:600}"
-    ".dlm-count-warned{color:#a86b00;font-weight:600}"
-    ".dlm-count-pending{color:#fff;background:#c62828;border-radius:3px;padding:0 4px}"
-    ".dlm-panel-notice{font-size:12px;font-style:italic;color:#555;margin:2px 0}"
-    ".dlm-checklist{display:flex;flex-wrap:wrap;gap:2px 10px;font-size:12px;margin:2px 0 4px 0}"
-    ".dlm-step{white-space:nowrap;color:#888}"
-    ".dlm-step.dlm-step-done{color:#2e7d32;font-weight:600}"
-    ".dlm-step.dlm-step-optional{font-style:italic}"
-    ".dlm-panel-body{border-top:1px solid #ddd;overflow-y:auto;overflow-x:hidden}"
+    # Every rule below is scoped to the panel: the page is shared with the notebook's own
+    # outputs (StepView, LogView), which use the same dlm- card classes.
+    ".dlm-panel .dlm-panel-head{font-size:12px;color:var(--jp-ui-font-color1,#333);"
+    "margin:0 0 4px 0}"
+    ".dlm-panel .dlm-panel-title{font-size:14px;font-weight:700;margin-bottom:2px}"
+    ".dlm-panel .dlm-panel-path{font-family:monospace;font-size:11px;word-break:break-all;"
+    "color:#555}"
+    ".dlm-panel .dlm-panel-counts{margin-top:2px}"
+    ".dlm-panel .dlm-panel-counts span{margin-right:10px}"
+    ".dlm-panel .dlm-count-failed{color:#c62828;font-weight:600}"
+    ".dlm-panel .dlm-count-warned{color:#a86b00;font-weight:600}"
+    ".dlm-panel .dlm-count-pending{color:#fff;background:#c62828;border-radius:3px;"
+    "padding:0 4px}"
+    ".dlm-panel .dlm-panel-notice{font-size:12px;font-style:italic;color:#555;margin:2px 0}"
+    ".dlm-panel .dlm-panel-steps{display:flex;flex-wrap:wrap;gap:2px 10px;font-size:12px;"
+    "margin:2px 0 4px 0}"
+    ".dlm-panel .dlm-panel-step{white-space:nowrap;color:#888}"
+    ".dlm-panel .dlm-panel-step.dlm-panel-step-done{color:#2e7d32;font-weight:600}"
+    ".dlm-panel .dlm-panel-step.dlm-panel-step-optional{font-style:italic}"
+    ".dlm-panel>.dlm-panel-body{border-top:1px solid #ddd;overflow-y:auto;overflow-x:hidden}"
     ".dlm-panel-inline>.dlm-panel-body{max-height:480px}"
     ".dlm-panel-side>.dlm-panel-body{max-height:calc(100vh - 240px)}"
     # In a side panel, the list takes whatever height the header leaves, whatever the width.
@@ -121,8 +127,8 @@ _PANEL_CSS = (
     ".dlm-panel-side{flex:1 1 auto;min-height:0}"
     ".dlm-panel-side>.dlm-panel-body{flex:1 1 0;min-height:80px;max-height:none}"
     "}"
-    ".dlm-panel-header.widget-html{flex-wrap:wrap}"
-    ".dlm-panel-empty{color:#777;font-style:italic;font-size:12px;padding:4px 0}"
+    ".dlm-panel .dlm-panel-header.widget-html{flex-wrap:wrap}"
+    ".dlm-panel .dlm-panel-empty{color:#777;font-style:italic;font-size:12px;padding:4px 0}"
     ".dlm-panel .dlm-card{margin:3px 0}"
     # A panel whose kernel restarted or stopped: JupyterLab keeps it, frozen, and marks every
     # view of it disconnected. Say so once, at the top, and grey out the rest.
@@ -626,9 +632,9 @@ class DesignLogPanel:
         self._checklist_state = state
         items = []
         for step, done in zip(DESIGN_STEPS, state, strict=True):
-            classes = "dlm-step" + (" dlm-step-done" if done else "")
+            classes = "dlm-panel-step" + (" dlm-panel-step-done" if done else "")
             if not step.required:
-                classes += " dlm-step-optional"
+                classes += " dlm-panel-step-optional"
             mark = "☑" if done else "☐"
             hint = f"{step.action}{'' if step.required else ' (optional)'}"
             items.append(
@@ -636,7 +642,7 @@ class DesignLogPanel:
                 f'data-done="{"1" if done else "0"}" title="{escape(hint)}">'
                 f"{mark} {escape(step.label)}</span>"
             )
-        self._checklist.value = f'<div class="dlm-checklist">{"".join(items)}</div>'
+        self._checklist.value = f'<div class="dlm-panel-steps">{"".join(items)}</div>'
 
     def _notify(self, text: str) -> None:
         if text in self._notices:
