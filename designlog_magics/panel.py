@@ -3,8 +3,9 @@
 ``open_panel(log, placement="split-right")`` builds an ipywidgets panel and shows it:
 
 * a header with the log's path, the number of entries (failed and warned ones counted), the
-  entries still pending (kept in memory because the file could not be written) and the parts
-  of the file that could not be read; then a checklist of the design steps
+  entries still pending (kept in memory because the file could not be written), the parts
+  of the file that could not be read and, while looks at the file fail, why (once, with
+  since when and how many looks); then a checklist of the design steps
   (:data:`~designlog_magics.audit.DESIGN_STEPS`), ticked from the log itself;
 * filters: an action type (dropdown; "Failures and warnings" picks those out) and a text box
   (case-insensitive, over time, action, brief and fields);
@@ -61,6 +62,8 @@ import asyncio
 import os
 import sys
 import threading
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -237,6 +240,15 @@ class _PanelView:
 # -- the panel ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ReadFailure:
+    """Looks at the log that keep failing the same way (``since``: time of the first)."""
+
+    message: str
+    since: float
+    looks: int
+
+
 def _haystack(entry: Entry) -> str:
     parts = [entry.time_text, entry.action, entry.brief]
     parts.extend(f"{key}: {value}" for key, value in entry.fields)
@@ -277,8 +289,8 @@ class DesignLogPanel:
         self.fallback_reason: str | None = None
         self.interval = FOLLOW_INTERVAL
         self.closed = False
-        self.errors: list[str] = []  # what went wrong while following, oldest first
-        self._failing: str | None = None  # the error of the last look, if it failed
+        self.errors: list[str] = []  # what went wrong while following: one line per failure
+        self.failure: ReadFailure | None = None  # the failure going on now, if any
 
         self._follower = LogFollower(self.path)
         self._lock = threading.RLock()
@@ -425,6 +437,7 @@ class DesignLogPanel:
                 self._notify("The log file was replaced or shortened: shown afresh from the file.")
             if new:
                 self._add(new)
+            self.failure = None  # a look worked: whatever failed before is over
             self._update_header()
             return new
 
@@ -581,7 +594,7 @@ class DesignLogPanel:
             len(self._follower.diagnostics),
             self._follower.partial_bytes > 0,
             len(self._shown) if self._filtering() else None,
-            self._failing,
+            self.failure,
         )
         if state == self._header_state:
             return
@@ -612,10 +625,12 @@ class DesignLogPanel:
             )
         if partial:
             spans.append('<span class="dlm-count-partial">an entry is being written…</span>')
-        if failing:
+        if failing is not None:
+            since = time.strftime("%H:%M:%S", time.localtime(failing.since))
+            looks = f"{failing.looks:,} look{'s' if failing.looks != 1 else ''}"
             spans.append(
-                f'<span class="dlm-count-failed">cannot read the log: {escape(failing)} '
-                "(trying again)</span>"
+                f'<span class="dlm-count-failed">cannot read the log: {escape(failing.message)} '
+                f"(since {since}, {looks}; trying again)</span>"
             )
         self._header.value = (
             '<div class="dlm-panel-head">'
@@ -681,18 +696,24 @@ class DesignLogPanel:
         if self.closed:
             return
         try:
-            self._failing = None
             self.refresh()
         except Exception as exc:  # keep following: a bad moment must not stop the panel
-            message = f"{type(exc).__name__}: {exc}"
-            if message != self._failing:
-                self.errors.append(message)
-            self._failing = message
-            try:
-                self._update_header()
-            except Exception:  # the header is best effort here
-                pass
+            self._failed_look(f"{type(exc).__name__}: {exc}")
         self._schedule()
+
+    def _failed_look(self, message: str) -> None:
+        """Count a failed look: a failure that goes on is one line in :attr:`errors`, and
+        one notice in the header (since when, how many looks), until a look works again."""
+        failure = self.failure
+        if failure is not None and failure.message == message:
+            self.failure = replace(failure, looks=failure.looks + 1)
+        else:
+            self.failure = ReadFailure(message, time.time(), 1)
+            self.errors.append(message)
+        try:
+            self._update_header()
+        except Exception:  # the header is best effort here
+            pass
 
     @property
     def following(self) -> bool:

@@ -220,6 +220,64 @@ def test_a_failed_look_is_shown_and_following_goes_on(tmp_path, monkeypatch):
     panel.close()
 
 
+@pytest.mark.parametrize("how", ["directory replaced by a file", "log made unreadable"])
+def test_a_lasting_read_failure_is_listed_once_and_cleared_when_reads_work(tmp_path, how):
+    """Looks every 0.5 s at a log that cannot be read: one line in the errors and one notice
+    in the header (with the number of looks and the time it started), not one per look."""
+    if how == "log made unreadable" and os.geteuid() == 0:
+        pytest.skip("root reads a file whatever its mode")
+    log = log_with(tmp_path, [new_entry("VERIFY_MODEL", "m")])
+    panel = panel_on(log)
+    directory, moved = log.experiment_dir, tmp_path / "moved"
+
+    def break_it():
+        if how == "directory replaced by a file":
+            directory.rename(moved)
+            directory.write_text("not a directory\n")  # opening the log: NotADirectoryError
+        else:
+            log.path.chmod(0)
+
+    def mend_it():
+        if how == "directory replaced by a file":
+            directory.unlink()
+            moved.rename(directory)
+        else:
+            log.path.chmod(0o644)
+
+    break_it()
+    for _ in range(6):  # three seconds' worth of looks
+        panel._tick()
+    expected_error = (
+        "NotADirectoryError" if how == "directory replaced by a file" else "PermissionError"
+    )
+    assert len(panel.errors) == 1 and expected_error in panel.errors[0]
+    head = panel._header.value
+    assert head.count("cannot read the log") == 1 and expected_error in head
+    assert "6 looks" in head and "since " in head
+    assert panel.failure is not None and panel.failure.looks == 6
+    assert panel.failure.message == panel.errors[0]
+
+    mend_it()
+    log.append(new_entry("VERIFY_DATASET", "d"))
+    panel._tick()
+    assert panel.failure is None
+    assert "cannot read the log" not in panel._header.value
+    assert [e.brief for e in panel.entries_shown()] == ["m", "d"]
+    for _ in range(3):
+        panel._tick()
+    assert len(panel.errors) == 1  # a history of failures, not of looks
+
+    break_it()  # a new failure, after reads worked: a second line
+    panel._tick()
+    panel._tick()
+    assert len(panel.errors) == 2 and panel.failure.looks == 2
+    assert "2 looks" in panel._header.value
+    mend_it()
+    panel._tick()
+    assert panel.failure is None and "cannot read the log" not in panel._header.value
+    panel.close()
+
+
 def test_outside_a_kernel_nothing_is_scheduled(tmp_path):
     panel = open_panel(log_with(tmp_path, []), display=False)
     assert not panel.following
