@@ -24,13 +24,14 @@ from IPython.core.magic import (
     no_var_expand,
 )
 from IPython.display import display
-from traitlets import Bool, Float, Int, List, Unicode
+from traitlets import Bool, CaselessStrEnum, Float, Int, List
 
 from .arguments import MagicArgumentParser, add_common, split_line, usage_doc
 from .display import StepView, escape
 from .entry import ACTION_NAME_RE, Entry, EntryError, field_name, new_entry
 from .expansion import format_template
 from .masking import SecretMasker, default_masker
+from .placement import DEFAULT_PLACEMENT, PANEL_PLACEMENTS, START_CHOICES
 
 if TYPE_CHECKING:
     from .probes.calc import CalcFacts
@@ -49,16 +50,6 @@ DEFAULT_EXPLANATIONS = {
     "CREATE_SUMMARY": "Experiment plan documented, with sections generated from this log",
     "COMPLETE": "Planning phase complete, documented in summary and this log",
 }
-PANEL_PLACEMENTS = (
-    "split-right",
-    "right",
-    "left",
-    "split-left",
-    "split-bottom",
-    "tab",
-    "inline",
-    "none",
-)
 
 
 def _doc(parser: MagicArgumentParser, summary: str) -> Callable[[Any], Any]:
@@ -93,7 +84,8 @@ DESIGNLOG.add_argument(
     "--panel",
     "--placement",
     dest="placement",
-    choices=PANEL_PLACEMENTS,
+    type=str.lower,  # any case, as the panel and %config take it
+    choices=START_CHOICES,
     help="where the live panel goes (default: %%config "
     "DesignLogMagics.panel_placement; 'none' for no panel)",
 )
@@ -235,10 +227,12 @@ class DesignLogMagics(Magics):
     """``%designlog``, ``%log_verify``, ``%log_search``, ``%log_speed``, ``%%log_calc``,
     ``%log_disk``, ``%log_decide``, ``%%log_summary``, ``%log_complete``, ``%log_entry``."""
 
-    panel_placement = Unicode(
-        "split-right",
-        help="Where %designlog start opens the live panel: split-right, right, left, "
-        "split-left, split-bottom, tab, inline, or none.",
+    panel_placement = CaselessStrEnum(
+        START_CHOICES,
+        default_value=DEFAULT_PLACEMENT,
+        help="Where %designlog start opens the live panel: "
+        + ", ".join(PANEL_PLACEMENTS)
+        + ", or none.",
     ).tag(config=True)
     open_panel_on_start = Bool(True, help="Open the panel on %designlog start.").tag(config=True)
     command_timeout = Float(120.0, help="Timeout in seconds for a cell's shell commands.").tag(

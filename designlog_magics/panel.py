@@ -16,8 +16,10 @@ Where the panel goes
     In JupyterLab it is a side panel (the ``sidecar`` package) at ``placement``:
     ``split-right`` (beside the notebook, the default), ``right`` (the right sidebar), ``left``
     and ``split-left`` (beside the notebook, on the left: Lab's left sidebar takes no widgets),
-    ``split-bottom``, ``split-top``, ``tab`` (a tab in the main area). ``inline`` puts it in
-    the cell's output.
+    ``split-bottom``, ``split-top``, ``tab`` (a tab in the main area; ``tab-after`` and
+    ``tab-before`` say which side of the notebook's tab). ``inline`` puts it in the cell's
+    output. Case is ignored. These are :data:`~designlog_magics.placement.PANEL_PLACEMENTS`,
+    the list ``%designlog start --panel`` and ``DesignLogMagics.panel_placement`` take too.
 
     A kernel cannot see its front end, so the side panel is chosen when all of these hold,
     and the panel is shown inline otherwise (it then says why, once, in its own header):
@@ -70,22 +72,18 @@ from typing import Any
 from .audit import DESIGN_STEPS, steps_done
 from .display import _CSS, entry_card_html, escape
 from .entry import Entry
+from .placement import (
+    DEFAULT_PLACEMENT,
+    INLINE,
+    PANEL_PLACEMENTS,
+    SIDE_ANCHORS,
+    find_placement,
+    placement_error,
+)
 from .store import LOG_FILENAME, DesignLog, LogFollower
 
-# placement -> sidecar anchor
-SIDE_ANCHORS = {
-    "split-right": "split-right",
-    "right": "right",
-    "left": "split-left",
-    "split-left": "split-left",
-    "split-bottom": "split-bottom",
-    "split-top": "split-top",
-    "tab": "tab-after",
-    "tab-after": "tab-after",
-    "tab-before": "tab-before",
-}
-PLACEMENTS = (*SIDE_ANCHORS, "inline")
-DEFAULT_PLACEMENT = "split-right"
+PLACEMENTS = PANEL_PLACEMENTS  # one list with %designlog start --panel (see placement.py)
+
 FOLLOW_INTERVAL = 0.5  # seconds between two looks at the file while the kernel is idle
 BLOCK_SIZE = 100  # cards per HTML widget, for entries shown in bulk
 LIVE_BLOCK_SIZE = 20  # cards (one widget each) per live block, for entries appended one by one
@@ -784,18 +782,20 @@ def open_panel(
     """Build the live panel on ``log`` (a :class:`DesignLog`, a log file or an experiment
     directory), show it at ``placement`` and follow the file.
 
-    ``placement``: one of :data:`PLACEMENTS`; a side placement falls back to ``inline``
-    where no side panel can exist (see the module docstring), and the panel says why.
+    ``placement``: one of :data:`PLACEMENTS` (the magics' list too), in any case; a side
+    placement falls back to ``inline`` where no side panel can exist (see the module
+    docstring), and the panel says why.
     ``follow``: schedule :meth:`DesignLogPanel.refresh` every ``interval`` seconds on
     ``loop`` (default: the kernel's event loop; outside a kernel nothing is scheduled).
     ``display``: show the panel (False builds it only, for tests and embedding).
     """
-    if placement not in PLACEMENTS:
-        choices = ", ".join(PLACEMENTS)
-        raise ValueError(f"unknown panel placement {placement!r}: use one of {choices}")
+    found = find_placement(placement)
+    if found is None:
+        raise ValueError(placement_error(placement))
+    placement = found
     side = False
     reason = None
-    if placement != "inline":
+    if placement != INLINE:
         side, reason = side_panel_support()
     panel = DesignLogPanel(
         log,
@@ -807,7 +807,7 @@ def open_panel(
     panel.requested_placement = placement
     if side:
         panel.placement = SIDE_ANCHORS[placement]
-    elif placement != "inline":
+    elif placement != INLINE:
         panel.fallback_reason = reason
         panel._notify(f"Shown here rather than in a side panel ({placement}): {reason}.")
     if display:
