@@ -25,7 +25,7 @@ from IPython.core.magic import (
     no_var_expand,
 )
 from IPython.display import display
-from traitlets import Bool, Float, Int, List, Unicode
+from traitlets import Bool, CaselessStrEnum, Float, Int, List
 
 from . import steps
 from .arguments import (
@@ -46,21 +46,12 @@ from .entry import ACTION_NAME_RE, Entry
 from .exceptions import translate_errors
 from .expansion import expand
 from .masking import SecretMasker, default_masker
+from .placement import DEFAULT_PLACEMENT, PANEL_PLACEMENTS, START_CHOICES
 from .session import DesignSession, last_bindings, start_entry
 from .spec import DESIGN_STEPS, steps_done
 from .store import DesignLog, LogWriteError
 
 NO_SESSION = "no design log yet: run %designlog start EXPERIMENT_DIR first"
-PANEL_PLACEMENTS = (
-    "split-right",
-    "right",
-    "left",
-    "split-left",
-    "split-bottom",
-    "tab",
-    "inline",
-    "none",
-)
 
 
 def _doc(parser: MagicArgumentParser, summary: str) -> Callable[[Any], Any]:
@@ -108,7 +99,8 @@ DESIGNLOG.add_argument(
     "--panel",
     "--placement",
     dest="placement",
-    choices=PANEL_PLACEMENTS,
+    type=str.lower,  # any case, as the panel and %config take it
+    choices=START_CHOICES,
     help="where the live panel goes (default: %%config "
     "DesignLogMagics.panel_placement; 'none' for no panel)",
 )
@@ -209,10 +201,12 @@ class DesignLogMagics(Magics):
     """``%designlog``, ``%log_verify``, ``%log_search``, ``%log_speed``, ``%%log_calc``,
     ``%log_disk``, ``%log_decide``, ``%%log_summary``, ``%log_complete``, ``%log_entry``."""
 
-    panel_placement = Unicode(
-        "split-right",
-        help="Where %designlog start opens the live panel: split-right, right, left, "
-        "split-left, split-bottom, tab, inline, or none.",
+    panel_placement = CaselessStrEnum(
+        START_CHOICES,
+        default_value=DEFAULT_PLACEMENT,
+        help="Where %designlog start opens the live panel: "
+        + ", ".join(PANEL_PLACEMENTS)
+        + ", or none.",
     ).tag(config=True)
     open_panel_on_start = Bool(True, help="Open the panel on %designlog start.").tag(config=True)
     command_timeout = Float(120.0, help="Timeout in seconds for a cell's shell commands.").tag(

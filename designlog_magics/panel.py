@@ -3,8 +3,9 @@
 ``open_panel(log, placement="split-right")`` builds an ipywidgets panel and shows it:
 
 * a header with the log's path, the number of entries (failed and warned ones counted), the
-  entries still pending (kept in memory because the file could not be written) and the parts
-  of the file that could not be read; then a checklist of the design steps
+  entries still pending (kept in memory because the file could not be written), the parts
+  of the file that could not be read and, while looks at the file fail, why (once, with
+  since when and how many looks); then a checklist of the design steps
   (:data:`~designlog_magics.audit.DESIGN_STEPS`), ticked from the log itself;
 * filters: an action type (dropdown; "Failures and warnings" picks those out) and a text box
   (case-insensitive, over time, action, brief and fields);
@@ -15,8 +16,10 @@ Where the panel goes
     In JupyterLab it is a side panel (the ``sidecar`` package) at ``placement``:
     ``split-right`` (beside the notebook, the default), ``right`` (the right sidebar), ``left``
     and ``split-left`` (beside the notebook, on the left: Lab's left sidebar takes no widgets),
-    ``split-bottom``, ``split-top``, ``tab`` (a tab in the main area). ``inline`` puts it in
-    the cell's output.
+    ``split-bottom``, ``split-top``, ``tab`` (a tab in the main area; ``tab-after`` and
+    ``tab-before`` say which side of the notebook's tab). ``inline`` puts it in the cell's
+    output. Case is ignored. These are :data:`~designlog_magics.placement.PANEL_PLACEMENTS`,
+    the list ``%designlog start --panel`` and ``DesignLogMagics.panel_placement`` take too.
 
     A kernel cannot see its front end, so the side panel is chosen when all of these hold,
     and the panel is shown inline otherwise (it then says why, once, in its own header):
@@ -61,28 +64,26 @@ import asyncio
 import os
 import sys
 import threading
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from .display import _CSS, entry_card_html, escape
 from .entry import Entry
+from .placement import (
+    DEFAULT_PLACEMENT,
+    INLINE,
+    PANEL_PLACEMENTS,
+    SIDE_ANCHORS,
+    find_placement,
+    placement_error,
+)
 from .spec import DESIGN_STEPS, steps_done
 from .store import LOG_FILENAME, DesignLog, LogFollower
 
-# placement -> sidecar anchor
-SIDE_ANCHORS = {
-    "split-right": "split-right",
-    "right": "right",
-    "left": "split-left",
-    "split-left": "split-left",
-    "split-bottom": "split-bottom",
-    "split-top": "split-top",
-    "tab": "tab-after",
-    "tab-after": "tab-after",
-    "tab-before": "tab-before",
-}
-PLACEMENTS = (*SIDE_ANCHORS, "inline")
-DEFAULT_PLACEMENT = "split-right"
+PLACEMENTS = PANEL_PLACEMENTS  # one list with %designlog start --panel (see placement.py)
+
 FOLLOW_INTERVAL = 0.5  # seconds between two looks at the file while the kernel is idle
 BLOCK_SIZE = 100  # cards per HTML widget, for entries shown in bulk
 LIVE_BLOCK_SIZE = 20  # cards (one widget each) per live block, for entries appended one by one
@@ -98,20 +99,26 @@ _PANEL_CSS = (
     ".dlm-panel .widget-html,.dlm-panel .widget-html-content{margin:0;height:auto;"
     "line-height:normal;white-space:normal}"
     ".dlm-panel .widget-html-content{display:block;width:100%}"
-    ".dlm-panel-head{font-size:12px;color:var(--jp-ui-font-color1,#333);margin:0 0 4px 0}"
-    ".dlm-panel-title{font-size:14px;font-weight:700;margin-bottom:2px}"
-    ".dlm-panel-path{font-family:monospace;font-size:11px;word-break:break-all;color:#555}"
-    ".dlm-panel-counts{margin-top:2px}"
-    ".dlm-panel-counts span{margin-right:10px}"
-    ".dlm-count-failed{color:#c62828;font-weight:600}"
-    ".dlm-count-warned{color:#a86b00;font-weight:600}"
-    ".dlm-count-pending{color:#fff;background:#c62828;border-radius:3px;padding:0 4px}"
-    ".dlm-panel-notice{font-size:12px;font-style:italic;color:#555;margin:2px 0}"
-    ".dlm-checklist{display:flex;flex-wrap:wrap;gap:2px 10px;font-size:12px;margin:2px 0 4px 0}"
-    ".dlm-step{white-space:nowrap;color:#888}"
-    ".dlm-step.dlm-step-done{color:#2e7d32;font-weight:600}"
-    ".dlm-step.dlm-step-optional{font-style:italic}"
-    ".dlm-panel-body{border-top:1px solid #ddd;overflow-y:auto;overflow-x:hidden}"
+    # Every rule below is scoped to the panel: the page is shared with the notebook's own
+    # outputs (StepView, LogView), which use the same dlm- card classes.
+    ".dlm-panel .dlm-panel-head{font-size:12px;color:var(--jp-ui-font-color1,#333);"
+    "margin:0 0 4px 0}"
+    ".dlm-panel .dlm-panel-title{font-size:14px;font-weight:700;margin-bottom:2px}"
+    ".dlm-panel .dlm-panel-path{font-family:monospace;font-size:11px;word-break:break-all;"
+    "color:#555}"
+    ".dlm-panel .dlm-panel-counts{margin-top:2px}"
+    ".dlm-panel .dlm-panel-counts span{margin-right:10px}"
+    ".dlm-panel .dlm-count-failed{color:#c62828;font-weight:600}"
+    ".dlm-panel .dlm-count-warned{color:#a86b00;font-weight:600}"
+    ".dlm-panel .dlm-count-pending{color:#fff;background:#c62828;border-radius:3px;"
+    "padding:0 4px}"
+    ".dlm-panel .dlm-panel-notice{font-size:12px;font-style:italic;color:#555;margin:2px 0}"
+    ".dlm-panel .dlm-panel-steps{display:flex;flex-wrap:wrap;gap:2px 10px;font-size:12px;"
+    "margin:2px 0 4px 0}"
+    ".dlm-panel .dlm-panel-step{white-space:nowrap;color:#888}"
+    ".dlm-panel .dlm-panel-step.dlm-panel-step-done{color:#2e7d32;font-weight:600}"
+    ".dlm-panel .dlm-panel-step.dlm-panel-step-optional{font-style:italic}"
+    ".dlm-panel>.dlm-panel-body{border-top:1px solid #ddd;overflow-y:auto;overflow-x:hidden}"
     ".dlm-panel-inline>.dlm-panel-body{max-height:480px}"
     ".dlm-panel-side>.dlm-panel-body{max-height:calc(100vh - 240px)}"
     # In a side panel, the list takes whatever height the header leaves, whatever the width.
@@ -121,8 +128,8 @@ _PANEL_CSS = (
     ".dlm-panel-side{flex:1 1 auto;min-height:0}"
     ".dlm-panel-side>.dlm-panel-body{flex:1 1 0;min-height:80px;max-height:none}"
     "}"
-    ".dlm-panel-header.widget-html{flex-wrap:wrap}"
-    ".dlm-panel-empty{color:#777;font-style:italic;font-size:12px;padding:4px 0}"
+    ".dlm-panel .dlm-panel-header.widget-html{flex-wrap:wrap}"
+    ".dlm-panel .dlm-panel-empty{color:#777;font-style:italic;font-size:12px;padding:4px 0}"
     ".dlm-panel .dlm-card{margin:3px 0}"
     # A panel whose kernel restarted or stopped: JupyterLab keeps it, frozen, and marks every
     # view of it disconnected. Say so once, at the top, and grey out the rest.
@@ -231,6 +238,15 @@ class _PanelView:
 # -- the panel ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ReadFailure:
+    """Looks at the log that keep failing the same way (``since``: time of the first)."""
+
+    message: str
+    since: float
+    looks: int
+
+
 def _haystack(entry: Entry) -> str:
     parts = [entry.time_text, entry.action, entry.brief]
     parts.extend(f"{key}: {value}" for key, value in entry.fields)
@@ -271,8 +287,8 @@ class DesignLogPanel:
         self.fallback_reason: str | None = None
         self.interval = FOLLOW_INTERVAL
         self.closed = False
-        self.errors: list[str] = []  # what went wrong while following, oldest first
-        self._failing: str | None = None  # the error of the last look, if it failed
+        self.errors: list[str] = []  # what went wrong while following: one line per failure
+        self.failure: ReadFailure | None = None  # the failure going on now, if any
 
         self._follower = LogFollower(self.path)
         self._lock = threading.RLock()
@@ -419,6 +435,7 @@ class DesignLogPanel:
                 self._notify("The log file was replaced or shortened: shown afresh from the file.")
             if new:
                 self._add(new)
+            self.failure = None  # a look worked: whatever failed before is over
             self._update_header()
             return new
 
@@ -575,7 +592,7 @@ class DesignLogPanel:
             len(self._follower.diagnostics),
             self._follower.partial_bytes > 0,
             len(self._shown) if self._filtering() else None,
-            self._failing,
+            self.failure,
         )
         if state == self._header_state:
             return
@@ -606,10 +623,12 @@ class DesignLogPanel:
             )
         if partial:
             spans.append('<span class="dlm-count-partial">an entry is being written…</span>')
-        if failing:
+        if failing is not None:
+            since = time.strftime("%H:%M:%S", time.localtime(failing.since))
+            looks = f"{failing.looks:,} look{'s' if failing.looks != 1 else ''}"
             spans.append(
-                f'<span class="dlm-count-failed">cannot read the log: {escape(failing)} '
-                "(trying again)</span>"
+                f'<span class="dlm-count-failed">cannot read the log: {escape(failing.message)} '
+                f"(since {since}, {looks}; trying again)</span>"
             )
         self._header.value = (
             '<div class="dlm-panel-head">'
@@ -626,9 +645,9 @@ class DesignLogPanel:
         self._checklist_state = state
         items = []
         for step, done in zip(DESIGN_STEPS, state, strict=True):
-            classes = "dlm-step" + (" dlm-step-done" if done else "")
+            classes = "dlm-panel-step" + (" dlm-panel-step-done" if done else "")
             if not step.required:
-                classes += " dlm-step-optional"
+                classes += " dlm-panel-step-optional"
             mark = "☑" if done else "☐"
             hint = f"{step.action}{'' if step.required else ' (optional)'}"
             items.append(
@@ -636,7 +655,7 @@ class DesignLogPanel:
                 f'data-done="{"1" if done else "0"}" title="{escape(hint)}">'
                 f"{mark} {escape(step.label)}</span>"
             )
-        self._checklist.value = f'<div class="dlm-checklist">{"".join(items)}</div>'
+        self._checklist.value = f'<div class="dlm-panel-steps">{"".join(items)}</div>'
 
     def _notify(self, text: str) -> None:
         if text in self._notices:
@@ -675,18 +694,24 @@ class DesignLogPanel:
         if self.closed:
             return
         try:
-            self._failing = None
             self.refresh()
         except Exception as exc:  # keep following: a bad moment must not stop the panel
-            message = f"{type(exc).__name__}: {exc}"
-            if message != self._failing:
-                self.errors.append(message)
-            self._failing = message
-            try:
-                self._update_header()
-            except Exception:  # the header is best effort here
-                pass
+            self._failed_look(f"{type(exc).__name__}: {exc}")
         self._schedule()
+
+    def _failed_look(self, message: str) -> None:
+        """Count a failed look: a failure that goes on is one line in :attr:`errors`, and
+        one notice in the header (since when, how many looks), until a look works again."""
+        failure = self.failure
+        if failure is not None and failure.message == message:
+            self.failure = replace(failure, looks=failure.looks + 1)
+        else:
+            self.failure = ReadFailure(message, time.time(), 1)
+            self.errors.append(message)
+        try:
+            self._update_header()
+        except Exception:  # the header is best effort here
+            pass
 
     @property
     def following(self) -> bool:
@@ -757,18 +782,20 @@ def open_panel(
     """Build the live panel on ``log`` (a :class:`DesignLog`, a log file or an experiment
     directory), show it at ``placement`` and follow the file.
 
-    ``placement``: one of :data:`PLACEMENTS`; a side placement falls back to ``inline``
-    where no side panel can exist (see the module docstring), and the panel says why.
+    ``placement``: one of :data:`PLACEMENTS` (the magics' list too), in any case; a side
+    placement falls back to ``inline`` where no side panel can exist (see the module
+    docstring), and the panel says why.
     ``follow``: schedule :meth:`DesignLogPanel.refresh` every ``interval`` seconds on
     ``loop`` (default: the kernel's event loop; outside a kernel nothing is scheduled).
     ``display``: show the panel (False builds it only, for tests and embedding).
     """
-    if placement not in PLACEMENTS:
-        choices = ", ".join(PLACEMENTS)
-        raise ValueError(f"unknown panel placement {placement!r}: use one of {choices}")
+    found = find_placement(placement)
+    if found is None:
+        raise ValueError(placement_error(placement))
+    placement = found
     side = False
     reason = None
-    if placement != "inline":
+    if placement != INLINE:
         side, reason = side_panel_support()
     panel = DesignLogPanel(
         log,
@@ -780,7 +807,7 @@ def open_panel(
     panel.requested_placement = placement
     if side:
         panel.placement = SIDE_ANCHORS[placement]
-    elif placement != "inline":
+    elif placement != INLINE:
         panel.fallback_reason = reason
         panel._notify(f"Shown here rather than in a side panel ({placement}): {reason}.")
     if display:

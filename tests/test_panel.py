@@ -15,13 +15,16 @@ import pytest
 
 from designlog_magics import DesignLog, new_entry, read_log
 from designlog_magics.audit import DESIGN_STEPS, steps_done
+from designlog_magics.display import LogView, StepView, entry_card_html
 from designlog_magics.panel import (
+    _PANEL_CSS,
     LIVE_BLOCK_SIZE,
     PROBLEMS,
     DesignLogPanel,
     open_panel,
     side_panel_support,
 )
+from tests.css_select import matches, parse_html, selectors, styled
 
 ROOT = Path(__file__).resolve().parent.parent
 EVIL = "<img src=x onerror=alert(1)>.json"
@@ -214,6 +217,64 @@ def test_a_failed_look_is_shown_and_following_goes_on(tmp_path, monkeypatch):
     assert "cannot read the log" not in panel._header.value
     assert [e.brief for e in panel.entries_shown()] == ["m", "d"]
     assert len(panel.errors) == 1
+    panel.close()
+
+
+@pytest.mark.parametrize("how", ["directory replaced by a file", "log made unreadable"])
+def test_a_lasting_read_failure_is_listed_once_and_cleared_when_reads_work(tmp_path, how):
+    """Looks every 0.5 s at a log that cannot be read: one line in the errors and one notice
+    in the header (with the number of looks and the time it started), not one per look."""
+    if how == "log made unreadable" and os.geteuid() == 0:
+        pytest.skip("root reads a file whatever its mode")
+    log = log_with(tmp_path, [new_entry("VERIFY_MODEL", "m")])
+    panel = panel_on(log)
+    directory, moved = log.experiment_dir, tmp_path / "moved"
+
+    def break_it():
+        if how == "directory replaced by a file":
+            directory.rename(moved)
+            directory.write_text("not a directory\n")  # opening the log: NotADirectoryError
+        else:
+            log.path.chmod(0)
+
+    def mend_it():
+        if how == "directory replaced by a file":
+            directory.unlink()
+            moved.rename(directory)
+        else:
+            log.path.chmod(0o644)
+
+    break_it()
+    for _ in range(6):  # three seconds' worth of looks
+        panel._tick()
+    expected_error = (
+        "NotADirectoryError" if how == "directory replaced by a file" else "PermissionError"
+    )
+    assert len(panel.errors) == 1 and expected_error in panel.errors[0]
+    head = panel._header.value
+    assert head.count("cannot read the log") == 1 and expected_error in head
+    assert "6 looks" in head and "since " in head
+    assert panel.failure is not None and panel.failure.looks == 6
+    assert panel.failure.message == panel.errors[0]
+
+    mend_it()
+    log.append(new_entry("VERIFY_DATASET", "d"))
+    panel._tick()
+    assert panel.failure is None
+    assert "cannot read the log" not in panel._header.value
+    assert [e.brief for e in panel.entries_shown()] == ["m", "d"]
+    for _ in range(3):
+        panel._tick()
+    assert len(panel.errors) == 1  # a history of failures, not of looks
+
+    break_it()  # a new failure, after reads worked: a second line
+    panel._tick()
+    panel._tick()
+    assert len(panel.errors) == 2 and panel.failure.looks == 2
+    assert "2 looks" in panel._header.value
+    mend_it()
+    panel._tick()
+    assert panel.failure is None and "cannot read the log" not in panel._header.value
     panel.close()
 
 
@@ -613,3 +674,78 @@ def test_importing_the_package_imports_no_widgets():
     )
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=60)
+
+
+# -- the panel's styles stay in the panel ------------------------------------------------------
+def in_output_area(html: str) -> str:
+    """``html`` where JupyterLab puts a cell's rich output."""
+    return (
+        '<div class="jp-Cell jp-CodeCell jp-Notebook-cell"><div class="jp-Cell-outputWrapper">'
+        '<div class="jp-OutputArea jp-Cell-outputArea"><div class="jp-OutputArea-child">'
+        '<div class="jp-RenderedHTMLCommon jp-RenderedHTML jp-OutputArea-output" '
+        f'data-mime-type="text/html">{html}</div></div></div></div></div>'
+    )
+
+
+def panel_dom(panel: DesignLogPanel) -> str:
+    """The panel's widgets as ipywidgets lays them out in the page (their HTML inside)."""
+
+    def html_widget(classes: str, value: str) -> str:
+        return (
+            f'<div class="lm-Widget jupyter-widgets widget-inline-hbox widget-html {classes}">'
+            f'<div class="widget-html-content">{value}</div></div>'
+        )
+
+    cards = "".join(entry_card_html(entry) for entry in panel.entries_shown())
+    blocks = html_widget("dlm-panel-block", cards)
+    return in_output_area(
+        '<div class="lm-Widget jupyter-widgets widget-container widget-box widget-vbox '
+        'dlm-panel dlm-panel-inline">'
+        + html_widget("dlm-panel-header", panel._header.value)
+        + html_widget("dlm-panel-checklist", panel._checklist.value)
+        + '<div class="widget-container widget-box widget-vbox dlm-panel-body">'
+        + f'<div class="widget-vbox dlm-panel-cards">{blocks}</div></div></div>'
+    )
+
+
+def test_the_panel_styles_nothing_of_the_notebooks_own_outputs(tmp_path):
+    """The panel's stylesheet is global in the page: no rule of it may reach what a magic
+    shows in its cell (StepView) or what %designlog show shows (LogView)."""
+    failed = new_entry("SEARCH_PRIOR_RUNS", "s", result="Failed: none", error="nothing found")
+    entries = [new_entry("VERIFY_MODEL", "m", command="ls m", result="exists"), failed]
+    views = {
+        "a logged step": StepView(
+            entry=entries[0], outputs=[("ls m", "a\nb\n", "warning\n")], notes=["a note"]
+        ),
+        "a step not logged": StepView(entry=failed, logged=False),
+        "a status": StepView(notes=["Log: x\nSteps:\n  [x] model verified"]),
+        "a log shown": LogView(entries, "2 entries"),
+    }
+    for what, view in views.items():
+        page = in_output_area(view._repr_html_())
+        assert styled(_PANEL_CSS, page) == [], what
+
+    # the check can fail: a rule like the checklist's old one would reach a magic's output
+    step_page = in_output_area(views["a logged step"]._repr_html_())
+    assert styled(".dlm-step{color:#888}", step_page) == [(".dlm-step", "<div.dlm-step>")]
+    assert styled(".jp-OutputArea-output:has(>.dlm-step){opacity:.5}", step_page)
+
+    # and the same rules do reach the panel's own elements
+    log = log_with(tmp_path, entries)
+    panel = panel_on(log)
+    nodes = parse_html(panel_dom(panel))
+    rules = selectors(_PANEL_CSS)
+
+    def rules_for(node) -> list[str]:
+        return [selector for selector in rules if matches(node, selector)]
+
+    for cls in ("dlm-panel", "dlm-panel-body", "dlm-panel-head", "dlm-count-failed"):
+        found = [node for node in nodes if cls in node.classes]
+        assert found and all(rules_for(node) for node in found), cls
+    steps = [node for node in nodes if node.attrs.get("data-step") is not None]
+    assert len(steps) == len(DESIGN_STEPS)
+    assert all(rules_for(node) for node in steps), "a checklist step the panel does not style"
+    done = next(node for node in steps if node.attrs["data-done"] == "1")
+    not_done = next(node for node in steps if node.attrs["data-done"] == "0")
+    assert len(rules_for(done)) > len(rules_for(not_done))  # a ticked step looks ticked
+    panel.close()

@@ -87,6 +87,29 @@ def assert_clean(page) -> None:
     assert widget_errors == []
 
 
+# What the panel's stylesheet must leave alone in a magic's own output: the wrapper of each
+# output (StepView) and its card look as they would without any panel in the page.
+OWN_OUTPUT_STYLE_JS = """
+() => [...document.querySelectorAll('.jp-Notebook .jp-OutputArea-output > .dlm-step')].map(
+  step => {
+    const mine = getComputedStyle(step);
+    const around = getComputedStyle(step.parentElement);
+    const card = step.querySelector('.dlm-card');
+    const brief = card && getComputedStyle(card.querySelector('.dlm-brief'));
+    return {
+      opacity: mine.opacity,
+      maxHeight: mine.maxHeight,
+      overflow: mine.overflow,
+      whiteSpace: mine.whiteSpace === around.whiteSpace ? 'as around' : mine.whiteSpace,
+      color: mine.color === around.color ? 'as around' : mine.color,
+      clipped: step.scrollHeight > step.clientHeight + 1,
+      briefColor: brief ? (brief.color === around.color ? 'as around' : brief.color) : null,
+      cardOpacity: card ? getComputedStyle(card).opacity : null,
+    };
+  })
+"""
+
+
 def wait_for_cards(page, scope: str, count: int, timeout_ms: int = 30_000) -> None:
     """Wait until the panel at ``scope`` holds ``count`` cards; say what it holds if not."""
     try:
@@ -143,6 +166,23 @@ def test_side_panel_beside_the_notebook_follows_the_log(page, lab, tmp_path, art
         assert panel_box["x"] >= notebook_box["x"] + notebook_box["width"] - 5
         assert page.locator(".jp-Notebook .dlm-panel").count() == 0  # not in the notebook
 
+        # the magics' own outputs in the notebook are not greyed or clipped by the panel
+        own = page.evaluate(OWN_OUTPUT_STYLE_JS)
+        assert len(own) == len(design_cells(experiment)) - 2  # %load_ext and print show none
+        plain = {
+            "opacity": "1",
+            "maxHeight": "none",
+            "overflow": "visible",
+            "whiteSpace": "as around",
+            "color": "as around",
+            "clipped": False,
+        }
+        for style in own:
+            assert {key: style[key] for key in plain} == plain
+        with_card = [style for style in own if style["briefColor"] is not None]
+        assert len(with_card) == len(own)  # every magic of this notebook logged an entry
+        assert all(s["briefColor"] == "as around" and s["cardOpacity"] == "1" for s in with_card)
+
         # exactly the file's entries, in order
         wait_for_cards(page, SIDE, len(expected(experiment)))
         assert cards(page, SIDE) == expected(experiment)
@@ -165,7 +205,7 @@ def test_side_panel_beside_the_notebook_follows_the_log(page, lab, tmp_path, art
         assert panel.locator(".dlm-card.dlm-failed").get_attribute("data-action") == (
             "SEARCH_PRIOR_RUNS"
         )
-        done = panel.locator(".dlm-step[data-done='1']").evaluate_all(
+        done = panel.locator(".dlm-panel-step[data-done='1']").evaluate_all(
             "steps => steps.map(s => s.dataset.step)"
         )
         assert done == ["model", "dataset", "time", "disk"]
@@ -183,7 +223,7 @@ def test_side_panel_beside_the_notebook_follows_the_log(page, lab, tmp_path, art
             page, SIDE, "Appended by a script", 5_000
         )
         assert cards(page, SIDE) == expected(experiment)
-        assert panel.locator(".dlm-step[data-step=search]").get_attribute("data-done") == "1"
+        assert panel.locator(".dlm-panel-step[data-step=search]").get_attribute("data-done") == "1"
         assert page.evaluate(LAST_CARD_IN_VIEW_JS, SIDE)
 
         # the filters
