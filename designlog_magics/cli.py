@@ -23,8 +23,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from . import __version__
-from .entry import EntryError, field_name, new_entry
+from . import __version__, steps
+from .arguments import (
+    complete_arguments,
+    decide_arguments,
+    disk_arguments,
+    entry_arguments,
+    search_arguments,
+    speed_arguments,
+    verify_arguments,
+)
 from .exceptions import DesignLogError
 from .store import LOG_FILENAME, DesignLog, LogFollower, read_log
 from .textformat import render
@@ -208,17 +216,84 @@ def _log_for_writing(argument: str | None) -> DesignLog:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    fields = []
-    for item in args.fields:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise CLIError(f"fields are KEY=VALUE, not {item!r}")
-        fields.append((field_name(key.strip()), value))
-    entry = new_entry(args.action, args.brief, fields)  # EntryError: one line, status 2
     log = _log_for_writing(args.log)
-    written = log.append(entry)
-    _write(sys.stdout, render(written))
+    outcome = steps.any_entry(args, _context(log))
+    written = log.append(outcome.entry) if outcome.entry else None
+    _write(sys.stdout, render(written) if written else "")
     return EXIT_OK
+
+
+def _context(log: DesignLog | None) -> steps.StepContext:
+    """A step's context from the command line: the log's START_DESIGN path names, if any."""
+    if log is None:
+        return steps.StepContext()
+    from .session import last_bindings
+
+    entries = log.entries
+    paths = {**(last_bindings(entries) or {}), "experiment_dir": str(log.experiment_dir)}
+    return steps.StepContext(
+        paths=paths, entries=lambda: log.entries, experiment_dir=log.experiment_dir
+    )
+
+
+def step_verb(step: Callable[..., steps.StepOutcome]) -> Callable[[argparse.Namespace], int]:
+    """A ``designlog`` verb over a design step: print the Result (first line: the answer), or
+    the facts as JSON; with ``--log DIR``, append the very entry the magic would."""
+
+    def run(args: argparse.Namespace) -> int:
+        log = _log_for_writing(args.log) if getattr(args, "log", None) else None
+        outcome = step(args, _context(log))
+        entry = outcome.entry
+        if args.json:
+            data = {"facts": outcome.data, "entry": entry.as_dict() if entry else None}
+            _write(sys.stdout, json.dumps(data, indent=2, default=str) + "\n")
+        else:
+            _write(sys.stdout, verb_text(outcome))
+        if log is not None and entry is not None:
+            written = log.append(entry)
+            _warn_plain(f"appended {written.action} to {log.path}")
+        failed = entry.failed if entry is not None else bool(outcome.value)
+        return EXIT_FAILED if failed else EXIT_OK
+
+    return run
+
+
+def verb_text(outcome: steps.StepOutcome) -> str:
+    """What a verb prints: the Result, then the Error, Warning and Note lines of its entry."""
+    entry = outcome.entry
+    if entry is None:
+        return "".join(f"{note}\n" for note in outcome.view.notes)
+    lines = [entry.get("Result") or ""]
+    lines += [f"{key}: {value}" for key, value in entry.fields if key in _SHOWN_FIELDS]
+    return "\n".join(lines) + "\n"
+
+
+_SHOWN_FIELDS = ("Error", "Warning", "Note")
+
+
+def _warn_plain(message: str) -> None:
+    print(f"{PROG}: {message}", file=sys.stderr)
+
+
+def _naming(args: argparse.Namespace, ctx: steps.StepContext) -> steps.StepOutcome:
+    return steps.naming(args.name)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from .replay import replay_log
+
+    paths = {}
+    for binding in args.paths:
+        name, sep, value = binding.partition("=")
+        if not sep or not name.isidentifier() or not value:
+            raise CLIError(f"--paths takes NAME=DIR, not {binding!r}")
+        paths[name] = os.path.abspath(os.path.expanduser(value))
+    report = replay_log(existing_log(args.log), paths=paths, timeout=args.timeout)
+    if args.json:
+        _write(sys.stdout, json.dumps(report.as_dict(), indent=2) + "\n")
+    else:
+        _write(sys.stdout, report.render())
+    return report.exit_status
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
@@ -375,10 +450,99 @@ def build_parser() -> argparse.ArgumentParser:
         'command="df -h /scratch" result="2.1T available"\n'
         "KEY names become field names: next_steps=... is written as 'Next Steps: ...'.",
     )
-    add.add_argument("action", metavar="ACTION", help="action type, e.g. VERIFY_MODEL")
-    add.add_argument("brief", metavar="BRIEF", help="brief description")
-    add.add_argument("fields", nargs="*", metavar="KEY=VALUE", help="fields, in order")
+    entry_arguments(add)
     add.add_argument("--log", metavar="DIR", help=LOG_HELP)
+
+    def step_command(
+        name: str,
+        step: Callable[..., steps.StepOutcome],
+        build: Callable[[argparse.ArgumentParser], None],
+        summary: str,
+        epilog: str = "",
+        *,
+        writes: bool = True,
+    ) -> argparse.ArgumentParser:
+        sub = command(name, step_verb(step), summary, epilog)
+        sub.set_defaults(step=step)
+        build(sub)
+        sub.add_argument("--json", action="store_true", help="the facts and the entry as JSON")
+        if writes:
+            sub.add_argument(
+                "--log",
+                metavar="DIR",
+                help="append the entry the magic would to this log (its path names are used)",
+            )
+            sub.add_argument("-e", "--explain", metavar="EXPLANATION", help="the Explanation:")
+        return sub
+
+    step_command(
+        "verify",
+        steps.verify,
+        lambda p: verify_arguments(p, cell_form=False),
+        "VERIFY_<KIND>: check a model directory or a dataset file (what %log_verify logs).",
+        "example: designlog verify MODEL /scratch/models/Llama-3.2-1B-Instruct",
+    )
+    step_command(
+        "search",
+        steps.search,
+        search_arguments,
+        "SEARCH_PRIOR_RUNS: prior runs' SLURM outputs, as find -name slurm-*.out -path "
+        "*/ck-out-* -size +100k finds them (or --sacct).",
+        "example: designlog search /scratch/me --limit 5",
+    )
+    step_command(
+        "speed",
+        steps.speed,
+        speed_arguments,
+        "EXTRACT_SPEED: the steady training speed of a prior run, from its output or job id.",
+        "example: designlog speed /scratch/me/ck-out-happy-narwhal/slurm-4187301.out",
+    )
+    step_command(
+        "disk",
+        steps.disk,
+        disk_arguments,
+        "CHECK_DISK: free space at PATH, and with --need whether it is enough.",
+        "example: designlog disk /scratch/me --need 40G",
+    )
+    naming = step_command(
+        "naming",
+        _naming,
+        lambda p: p.add_argument("name", metavar="NAME"),
+        "Check an experiment name against the convention task_factor_YYYY-MM-DD "
+        "(exit 1 when it breaks it).",
+        writes=False,
+    )
+    naming.set_defaults(explain=None)
+    step_command(
+        "decide",
+        steps.decide,
+        decide_arguments,
+        "DECIDE_NAMING (or -a DECIDE_<WHAT>): record a decision and its reasoning.",
+    )
+    step_command(
+        "complete",
+        steps.complete,
+        complete_arguments,
+        "COMPLETE: declare the design finished; what the audit finds missing is a Warning:.",
+    )
+
+    replay = command(
+        "replay",
+        cmd_replay,
+        "Re-run the read-only Commands of a log and say whether each Result still stands; "
+        "exit 0 only when every replayable entry reproduces, 1 when something changed.",
+        "Only the package's own read verbs and ls, du, df, stat, wc, head, find, grep are\n"
+        "run, without a shell; anything else is reported as not replayable and never run.\n"
+        "Path names come from the log's START_DESIGN; --paths NAME=DIR replays elsewhere.",
+    )
+    replay.add_argument("log", nargs="?", metavar="LOG", help=LOG_HELP)
+    replay.add_argument(
+        "--paths", nargs="*", default=[], metavar="NAME=DIR", help="directories to replay on"
+    )
+    replay.add_argument("--json", action="store_true", help="the report as JSON")
+    replay.add_argument(
+        "--timeout", type=_seconds, default=120.0, metavar="SECONDS", help="per command (120)"
+    )
 
     demo = command(
         "demo-data",
@@ -429,7 +593,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
-    except (CLIError, EntryError, OSError) as exc:
+    except (DesignLogError, OSError) as exc:
         print(f"{PROG}: error: {_error_text(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except Exception as exc:

@@ -46,7 +46,14 @@ from .entry import ACTION_NAME_RE, Entry
 from .exceptions import translate_errors
 from .expansion import expand
 from .masking import SecretMasker, default_masker
-from .placement import DEFAULT_PLACEMENT, PANEL_PLACEMENTS, START_CHOICES
+from .placement import (
+    DEFAULT_PLACEMENT,
+    NO_PANEL,
+    PANEL_PLACEMENTS,
+    START_CHOICES,
+    find_placement,
+    placement_error,
+)
 from .session import DesignSession, last_bindings, start_entry
 from .spec import DESIGN_STEPS, steps_done
 from .store import DesignLog, LogWriteError
@@ -452,12 +459,10 @@ class DesignLogMagics(Magics):
         display(StepView(notes=["\n".join(lines)]))
 
     def _open_panel(self, placement: str) -> None:
-        if placement == "none" or self.session is None:
+        if placement.lower() == NO_PANEL or self.session is None:
             return
-        if placement not in PANEL_PLACEMENTS:
-            raise UsageError(
-                f"unknown panel placement {placement!r}: use one of " + ", ".join(PANEL_PLACEMENTS)
-            )
+        if find_placement(placement) is None:
+            raise UsageError(placement_error(placement))
         self._close_panel()
         try:
             from .panel import open_panel

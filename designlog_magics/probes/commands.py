@@ -156,6 +156,12 @@ def _ls_long_size(line: str) -> str | None:
     return None
 
 
+def _ls_long_name(line: str) -> str:
+    # -rw-r--r-- 1 user group 655K Oct 22 14:23 my words.json  (eight fields, then the name)
+    name = line.split(None, 8)[-1]
+    return name.split(" -> ", 1)[0] if line.startswith("l") else name
+
+
 def summarize(command: str, outcome: CommandOutcome) -> str:
     """The ``Result:`` line for one command (see the module docstring)."""
     if outcome.timed_out:
@@ -180,12 +186,13 @@ def summarize(command: str, outcome: CommandOutcome) -> str:
                 size = _ls_long_size(body[0])
                 return f"File exists, {size}" if size else "File exists"
             if len(operands) <= 1 and lines and lines[0].startswith("total "):
-                names = [ln.split()[-1] for ln in body if len(ln.split()) >= 9]
+                names = [_ls_long_name(ln) for ln in body if len(ln.split()) >= 9]
                 return _directory_line(names)
         elif len(operands) == 1 and len(lines) == 1 and lines[0] == operands[0]:
             return "File exists"
         elif len(operands) <= 1:
-            return _directory_line([n for ln in lines for n in ln.split()])
+            # not on a terminal, ls prints one name a line: a name may hold spaces
+            return _directory_line(lines)
     if program == "du" and lines:
         sizes = [ln.split()[0] for ln in lines if ln.split()]
         return (

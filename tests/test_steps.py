@@ -1,0 +1,261 @@
+"""The step layer: a magic and its ``designlog`` verb write the same entry, and the defects that
+the step layer's first users found stay fixed."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from designlog_magics import read_log
+from designlog_magics.audit import recheck_calculation
+from designlog_magics.magics import DesignLogMagics
+from designlog_magics.textformat import render
+
+DATA = Path(__file__).parent / "data"
+DESIGNLOG = [sys.executable, "-m", "designlog_magics"]
+
+
+def start(ip, r):
+    ip.run_line_magic(
+        "designlog",
+        f"start {r['experiment']} --paths models_dir={r['models']} repo_dir={r['repo']} "
+        f"scratch_dir={r['scratch']} --no-panel",
+    )
+
+
+def verb(*words, check=True):
+    done = subprocess.run(
+        [*DESIGNLOG, *map(str, words)], capture_output=True, text=True, timeout=60
+    )
+    if check:
+        assert done.returncode in (0, 1), done.stderr
+    return done
+
+
+def _without_time(entry) -> str:
+    return render(entry).split("] ", 1)[1]
+
+
+@pytest.fixture
+def prior_run(resources):
+    run = resources["scratch"] / "ck-out-happy-narwhal"
+    run.mkdir()
+    target = run / "slurm-4187301.out"
+    shutil.copy(DATA / "example-slurm.out", target)
+    return target
+
+
+CASES = [
+    # (magic, its line, the verb's words): the same step through both edges
+    ("log_verify", "MODEL {models_dir}/Llama-3.2-1B-Instruct", ["verify", "MODEL", "{model}"]),
+    (
+        "log_verify",
+        "DATASET {repo_dir}/data/green/capitalization/words_8L_80P_10000.json",
+        ["verify", "DATASET", "{dataset}"],
+    ),
+    ("log_verify", "MODEL {models_dir}/missing", ["verify", "MODEL", "{models}/missing"]),
+    ("log_search", "{scratch_dir} --min-size +1k", ["search", "{scratch}", "--min-size", "+1k"]),
+    (
+        "log_search",
+        "{scratch_dir} --limit 1 --min-size 0",
+        ["search", "{scratch}", "--limit", "1", "--min-size", "0"],
+    ),
+    ("log_speed", "{scratch_dir}/ck-out-happy-narwhal/slurm-4187301.out", ["speed", "{out}"]),
+    ("log_disk", "{scratch_dir} --need 1k", ["disk", "{scratch}", "--need", "1k"]),
+    ("log_disk", "{scratch_dir} --need 900P", ["disk", "{scratch}", "--need", "900P"]),
+    (
+        "log_decide",
+        '--decision cap_8L_lora_comparison_2025-10-22 --reasoning "task, factor, date"',
+        [
+            "decide",
+            "--decision",
+            "cap_8L_lora_comparison_2025-10-22",
+            "--reasoning",
+            "task, factor, date",
+        ],
+    ),
+    (
+        "log_decide",
+        '--decision Bad_Name --reasoning "why not"',
+        ["decide", "--decision", "Bad_Name", "--reasoning", "why not"],
+    ),
+    (
+        "log_complete",
+        '--status "Plan approved" --next "Scaffold"',
+        ["complete", "--status", "Plan approved", "--next", "Scaffold"],
+    ),
+    (
+        "log_entry",
+        'VERIFY_EVAL_TASK "Checking the task" command="ls tasks/cap.py" result=exists',
+        [
+            "add",
+            "VERIFY_EVAL_TASK",
+            "Checking the task",
+            "command=ls tasks/cap.py",
+            "result=exists",
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("magic", "line", "words"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)]
+)
+def test_a_magic_and_its_verb_write_the_same_entry(ip, resources, prior_run, magic, line, words):
+    start(ip, resources)
+    values = {
+        "model": resources["model"],
+        "dataset": resources["dataset"],
+        "models": resources["models"],
+        "scratch": resources["scratch"],
+        "out": prior_run,
+    }
+    from_magic = ip.run_line_magic(magic, line)
+    verb(
+        *[w.format(**{k: str(v) for k, v in values.items()}) for w in words],
+        "--log",
+        resources["experiment"],
+    )
+    logged = read_log(resources["experiment"]).entries
+    assert logged[-2] == from_magic
+    assert _without_time(logged[-1]) == _without_time(from_magic)
+
+
+def test_a_verb_prints_the_result_the_magic_logs_first(ip, resources, prior_run):
+    start(ip, resources)
+    entry = ip.run_line_magic("log_speed", f"{prior_run}")
+    done = verb("speed", prior_run)
+    assert done.returncode == 0
+    assert done.stdout.splitlines()[0] == entry.get("Result")
+    assert "after warmup: 8.17 it/s" in done.stdout.splitlines()[0]  # real tqdm, ~8 it/s
+    missing = verb("verify", "MODEL", resources["models"] / "nope")
+    assert missing.returncode == 1
+    assert missing.stdout.splitlines()[0] == "Missing: path does not exist"
+
+
+def test_verbs_give_json_and_one_line_errors(resources, prior_run):
+    import json
+
+    data = json.loads(verb("speed", prior_run, "--json").stdout)
+    assert data["entry"]["action"] == "EXTRACT_SPEED"
+    assert data["facts"]["speed_its"] == pytest.approx(8.17, rel=0.01)
+    bad = verb("speed", resources["scratch"] / "nope.out", check=False)
+    assert bad.returncode == 2
+    assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+    assert bad.stderr.startswith("designlog: error: no such file")
+
+
+def test_magic_methods_are_short_and_call_their_step():
+    for name in (
+        "log_verify",
+        "log_search",
+        "log_speed",
+        "log_disk",
+        "log_decide",
+        "log_summary",
+        "log_complete",
+        "log_entry",
+        "log_calc",
+    ):
+        method = getattr(DesignLogMagics, name)
+        source = inspect.getsource(method)
+        body = [ln for ln in source.splitlines() if ln.strip()]
+        assert len(body) <= 30, (name, len(body))
+        calls = {
+            node.func.attr
+            for node in ast.walk(ast.parse(source.strip().replace("\n    ", "\n")))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+        }
+        assert calls & {
+            "verify",
+            "search",
+            "speed",
+            "disk",
+            "decide",
+            "summary",
+            "complete",
+            "any_entry",
+            "calculate",
+            "_calc_line",
+        }, name
+
+
+# -- the defects the step layer's first users found --------------------------------------------
+def test_result_template_is_formatted_with_what_the_cell_computed(ip, resources):
+    start(ip, resources)
+    ip.user_ns["total_r"] = 15  # an earlier cell's value, stale by the time this cell runs
+    entry = ip.run_cell_magic(
+        "log_calc",
+        'CALCULATE_TIME "Training time" --result "Estimated {total_r} minutes total"',
+        "steps = 8000 / 4\ntotal_r = steps * 2 / 2.15 / 60  # min\ntotal_r = round(total_r)\n",
+    )
+    assert entry.get("Result") == "Estimated 31 minutes total"
+
+
+def test_line_calculation_logs_its_inputs_as_they_were_before_it_ran(ip, resources):
+    start(ip, resources)
+    ip.user_ns["x"] = 10
+    entry = ip.run_line_magic("log_calc", "x = x * 2")
+    assert entry.get("Input") == "x=10"
+    assert entry.get("Calculation") == "x = x * 2 = 20"
+    assert ip.user_ns["x"] == 20
+    assert recheck_calculation(entry) == []
+
+
+def test_cell_calculation_shows_values_it_reads_from_earlier_cells(ip, resources):
+    start(ip, resources)
+    ip.user_ns["speed"] = 4.0
+    ip.user_ns["steps"] = 100
+    entry = ip.run_cell_magic("log_calc", "", "steps = steps * 2\nseconds = steps / speed  # s\n")
+    assert entry.get("Input") == "steps=100, speed=4"
+    assert recheck_calculation(entry) == []
+
+
+def test_line_calculation_options_are_expanded_but_not_the_result_template(ip, resources):
+    start(ip, resources)
+    ip.user_ns.update(model="Llama-1B", hours=1, n=3)
+    entry = ip.run_line_magic(
+        "log_calc", '-b "Estimate for $model" --result "{hours} h" hours = n * 2'
+    )
+    assert entry.brief == "Estimate for Llama-1B"
+    assert entry.get("Result") == "6 h"
+
+
+def test_ls_names_with_spaces_are_kept_whole(ip, resources):
+    start(ip, resources)
+    folder = resources["repo"] / "spaced"
+    folder.mkdir()
+    for name in ("my words.json", "config.json", "z.txt"):
+        (folder / name).write_text("{}")
+    plain = ip.run_cell_magic("log_verify", "DATASET", f"ls '{folder}'\n")
+    assert plain.get("Result") == "Directory exists with 3 files (config.json, my words.json, etc.)"
+    long = ip.run_cell_magic("log_verify", "DATASET", f"ls -l '{folder}'\n")
+    assert long.get("Result") == "Directory exists with 3 files (config.json, my words.json, etc.)"
+
+
+def test_a_failed_summary_write_leaves_no_temporary_file(ip, resources):
+    start(ip, resources)
+    target = resources["experiment"] / "experiment_summary.md"
+    target.mkdir()  # os.replace onto a directory fails
+    failed = ip.run_cell_magic("log_summary", "--force", "# plan\n")
+    assert failed.get("Result") == "Failed: summary not written"
+    assert sorted(p.name for p in resources["experiment"].iterdir()) == [
+        "design-experiment.log",
+        "experiment_summary.md",
+    ]
+    entry = read_log(resources["experiment"]).entries[-1]
+    assert entry.action == "CREATE_SUMMARY" and entry.failed
+
+
+def test_unload_removes_the_instance_from_the_registry(ip):
+    assert "DesignLogMagics" in ip.magics_manager.registry
+    ip.run_line_magic("unload_ext", "designlog_magics")
+    assert "DesignLogMagics" not in ip.magics_manager.registry
+    ip.run_line_magic("load_ext", "designlog_magics")
+    assert "DesignLogMagics" in ip.magics_manager.registry
