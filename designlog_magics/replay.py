@@ -263,7 +263,7 @@ def _compare(item, logged: str, now: str, refused: list[str], lines: list[str]) 
 def _run_shell(read, cwd: str | None, timeout: float):  # type: ignore[no-untyped-def]
     from .readonly import run_pipeline
 
-    return run_pipeline(read.stages, timeout=timeout, cwd=cwd)
+    return run_pipeline(read, timeout=timeout, cwd=cwd)
 
 
 def _run_verb(read, paths: Mapping[str, str]) -> str:  # type: ignore[no-untyped-def]
