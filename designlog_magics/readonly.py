@@ -30,6 +30,7 @@ import subprocess
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from designlog_magics.probes.commands import CommandOutcome
 
@@ -588,7 +589,7 @@ def run_pipeline(
     timed_out = overflow = False
     try:
         try:
-            previous: int | object = subprocess.DEVNULL
+            previous: Any = subprocess.DEVNULL
             for argv, executable in zip(command.stages, executables, strict=True):
                 process = subprocess.Popen(
                     list(argv),
