@@ -193,16 +193,18 @@ def check_output_against_truth(text: str, truth: dict) -> None:
     assert planned <= truth["train_seconds"] <= planned * 1.05 + 0.2
 
 
-def check_run(name: str, text: str, truth: dict) -> None:
+def check_run(name: str, text: str, truth: dict, *, live: bool = False) -> None:
     check_output_against_truth(text, truth)
     assert truth["run"] == name
     slurm = truth["slurm"]
     assert slurm["output"] == f"slurm-{slurm['job_id']}.out"
     rates = [r for r in (it_per_s(m) for m in refreshes(text)) if r is not None]
     if name in ("drift", "newline"):
-        # the point of these runs: tqdm's smoothed rates mostly show the late speed,
-        # the true speed is higher
-        assert statistics.median(rates) < truth["steps_per_second"] * 0.96
+        # the point of these runs: tqdm's smoothed rates mostly show the late speed, the true
+        # speed is higher; how much higher depends on the load of the machine that ran them,
+        # so a live run must only show it, the committed fixtures show it clearly
+        margin = 1.0 if live else 0.96
+        assert statistics.median(rates) < truth["steps_per_second"] * margin
         assert len(truth["pause_seconds"]) == 1 and truth["pause_seconds"][0] >= 3
         assert truth["steps"] == truth["epochs_planned"] * truth["steps_per_epoch"]
     if name == "newline":
@@ -285,7 +287,7 @@ def real_outputs(slurm_cluster, tmp_path_factory) -> dict[str, tuple[Path, dict]
 def test_live_output_agrees_with_its_truth(real_outputs, name):
     out, truth = real_outputs[name]
     assert out.stat().st_size < MAX_FIXTURE_BYTES
-    check_run(name, out.read_bytes().decode("utf-8"), truth)
+    check_run(name, out.read_bytes().decode("utf-8"), truth, live=True)
 
 
 # ------------------------------------------------------------------ committed fixtures

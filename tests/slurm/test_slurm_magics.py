@@ -57,7 +57,8 @@ def test_speed_by_job_id_resolves_the_output_through_the_scheduler(shell, slurm_
     job = slurm_runs["logs"]  # its output is not slurm-<id>.out: sbatch -o logs/%x-%j.out
     entry = shell.run_line_magic("log_speed", job.job_id)
     assert logged_speed(entry) == pytest.approx(job.it_per_s, rel=0.05)
-    assert entry.get("Command").endswith(f"logs/{job.output.name} | tail -20")
+    assert entry.get("Command").endswith(f"/logs/{job.output.name}")
+    assert entry.get("Command").startswith("designlog speed ")
 
 
 def test_failed_job_is_a_logged_failure(shell, slurm_runs):
