@@ -413,6 +413,8 @@ def speed(args: argparse.Namespace, ctx: StepContext) -> StepOutcome:
     notes: list[str] = []
     path = _resolve_source(args.source, ctx, notes)
     words = [quote_path(ctx.log_path(path))] + (["--full"] if args.full else [])
+    if getattr(args, "like", None):
+        words += ["--like", *(shlex.quote(word) for word in args.like)]
     command = verb_command("speed", *words)
     if looks_like_eval(path):
         return _eval_speed(path, command, args, notes)
