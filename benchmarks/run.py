@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-CASES = ["bench_speed", "bench_search", "bench_core", "bench_panel"]
+CASES = ["bench_speed", "bench_search", "bench_runtable", "bench_core", "bench_panel"]
 
 
 def _first_line(command: list[str]) -> str:

@@ -16,6 +16,12 @@ settings.register_profile("dev", max_examples=300, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 
+@pytest.fixture(autouse=True)
+def _private_cache_dir(tmp_path_factory, monkeypatch):
+    """Facts caches go to a temporary directory: no test touches the user's cache."""
+    monkeypatch.setenv("DESIGNLOG_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
 @pytest.fixture
 def ip():
     """A real IPython shell with the extension loaded (unloaded afterwards)."""

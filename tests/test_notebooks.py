@@ -11,6 +11,7 @@ import filecmp
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -387,7 +388,25 @@ def test_the_runs_hold_what_a_search_must_cope_with(demo):
     assert reference.name == "ck-out-happy-narwhal" and reference.matches_search
     assert reference.steady_its == 4.34 and reference.size > 100 * 1024
     text = reference.path.read_bytes().decode()
-    assert "\r" in text and "it/s]" in text and "Saving checkpoint" in text
+    assert "\r" in text and "it/s]" in text and "Starting checkpoint save..." in text
+    # torchtune's resolved-config header, and StdoutLogger lines glued to the bars
+    assert text.startswith(
+        "INFO:torchtune.utils._logging:Running LoRAFinetuneRecipeSingleDevice with resolved "
+        "config:\n\nbatch_size: 4\n"
+    )
+    step_line = (
+        r"(?:it/s|s/it)\] *(?:\x1b\[A)?Step \d+ \| loss:[\d.]+ lr:0.0003 "
+        r"tokens_per_second_per_gpu:[\d.]+ \n"
+    )
+    steps = reference.epochs * reference.steps_per_epoch
+    assert len(re.findall(step_line, text)) == steps
+    configs = {r.name: r.config for r in demo.runs if r.config is not None}
+    assert configs["ck-out-happy-narwhal"].batch_size == 4
+    assert configs["ck-out-happy-narwhal"].max_seq_len == 512
+    assert configs["ck-out-bright-horizon"].batch_size == 8
+    assert configs["ck-out-calm-dolphin"].model == "Llama-3.1-8B-Instruct"
+    assert by_kind["failed"].outcome == "oom" and by_kind["killed"].outcome == "timeout"
+    assert demo.run("ck-out-happy-narwhal").tokens_per_s is not None
     assert "s/it]" in by_kind["slow"].path.read_text() and by_kind["slow"].steady_its < 1
     assert by_kind["slow"].matches_search
     assert "TIME LIMIT" in by_kind["killed"].path.read_text()

@@ -6,9 +6,12 @@ experiment looks at on a real cluster::
     models/Llama-3.2-1B-Instruct/      config.json, tokenizer files, a small model.safetensors
     repo/data/green/capitalization/    words_8L_80P_10000.json (train/validation/test splits)
     scratch/ck-out-<adjective>-<animal>/slurm-<id>.out
-                                       prior torchtune runs (tqdm progress with \\r, warmup,
-                                       checkpoint saves, a slow run in s/it, a run killed at
-                                       its time limit, a failed run, a smoke test)
+                                       prior torchtune runs, each starting with its resolved
+                                       config (tqdm progress with \\r, warmup, StdoutLogger
+                                       lines, checkpoint saves; runs like the plan and unlike
+                                       it: another batch size, another model in s/it, a run
+                                       killed at its time limit, one out of memory at its
+                                       first step, a smoke test)
     scratch/old-ck-out-2024/           a decoy the default search must not match
     scratch/data-prep/, scratch/eval-cap-8L/
                                        outputs of jobs that are not training runs
@@ -26,6 +29,7 @@ import math
 import os
 import random
 import shutil
+import statistics
 import struct
 import time
 from collections.abc import Mapping, Sequence
@@ -61,6 +65,9 @@ class DemoRun:
     epochs: int | None = None
     steps_per_epoch: int | None = None
     description: str = ""
+    config: synthetic.TorchtuneConfig | None = None  # what its resolved config says
+    tokens_per_s: float | None = None  # true tokens/s per GPU (None: none logged)
+    outcome: str | None = None  # how it ended: completed, timeout, oom (None: not a run)
 
     @property
     def matches_search(self) -> bool:
@@ -168,6 +175,18 @@ class _RunSpec:
     validation_every: int | None = None
     killed: bool = False
     seed: int = 0
+    config: synthetic.TorchtuneConfig | None = None
+
+
+# The plan of the demo: LoRA r8 of Llama-3.2-1B-Instruct, batch size 4, sequences of 512.
+_PLAN = synthetic.TorchtuneConfig()
+_LLAMA_8B = synthetic.TorchtuneConfig(
+    model="Llama-3.1-8B-Instruct",
+    component="torchtune.models.llama3_1.lora_llama3_1_8b",
+    model_type="LLAMA3",
+    metric_logger="DiskLogger",
+    tokens_per_step=900.0,
+)
 
 
 _RUNS: tuple[_RunSpec, ...] = (
@@ -175,63 +194,74 @@ _RUNS: tuple[_RunSpec, ...] = (
         "ck-out-happy-narwhal",
         4187301,
         "training",
-        "full fine-tune of Llama-3.2-1B-Instruct, batch size 4, 2 epochs, a checkpoint per epoch",
+        "LoRA r8 of Llama-3.2-1B-Instruct, batch size 4, max_seq_len 512, 2 epochs, a "
+        "checkpoint per epoch: the run like the plan",
         9.2,
         steady_its=4.34,
         epochs=2,
         target_bytes=430_000,
         seed=11,
+        config=_PLAN,
     ),
     _RunSpec(
         "ck-out-bright-horizon",
         4190412,
         "training",
-        "the same recipe with validation every 150 steps",
+        "the same recipe with batch size 8 (twice the tokens a step: fewer it/s, more "
+        "tokens/s) and validation every 150 steps",
         7.6,
-        steady_its=4.12,
+        steady_its=2.31,
         target_bytes=300_000,
         validation_every=150,
         seed=12,
+        config=synthetic.TorchtuneConfig(batch_size=8, tokens_per_step=1800.0),
     ),
     _RunSpec(
         "ck-out-calm-dolphin",
         4195547,
         "slow",
-        "a slow run (long sequences): tqdm prints s/it below 1 it/s",
+        "another model (Llama-3.1-8B-Instruct), slow: tqdm prints s/it below 1 it/s; "
+        "tokens/s in torchtune's DiskLogger file",
         5.3,
         steady_its=0.57,
         target_bytes=170_000,
         seed=13,
+        config=_LLAMA_8B,
     ),
     _RunSpec(
         "ck-out-swift-otter",
         4201876,
         "killed",
-        "cancelled at its time limit in its second epoch (no final bar)",
+        "the plan's settings with LoRA r16, cancelled at its time limit in its second "
+        "epoch (no final bar)",
         3.9,
         steady_its=3.95,
         epochs=2,
         target_bytes=230_000,
         killed=True,
         seed=14,
+        config=synthetic.TorchtuneConfig(lora_rank=16, lora_alpha=32),
     ),
     _RunSpec(
         "ck-out-quiet-falcon",
         4203311,
         "failed",
-        "crashed with CUDA out of memory before its first step",
+        "batch size 16 and sequences of 2048: CUDA out of memory in its first step (a small "
+        "file the default -size +100k hides)",
         3.1,
         seed=15,
+        config=synthetic.TorchtuneConfig(batch_size=16, max_seq_len=2048),
     ),
     _RunSpec(
         "ck-out-tiny-heron",
         4205120,
         "smoke",
-        "a 120-step smoke test: too small for the default search",
+        "a 120-step smoke test of the plan's settings: too small for the default search",
         2.4,
         steady_its=4.4,
         steps_per_epoch=120,
         seed=16,
+        config=_PLAN,
     ),
     _RunSpec(
         "old-ck-out-2024",
@@ -272,8 +302,11 @@ def _write_run(scratch: Path, spec: _RunSpec) -> DemoRun:
     epochs: int | None = None
     steps: int | None = None
     steady: float | None = None
+    tokens: float | None = None
+    outcome: str | None = None
     if spec.kind == "failed":
-        synthetic.write_failed_out(path, seed=spec.seed)
+        synthetic.write_failed_out(path, seed=spec.seed, config=spec.config, job_id=spec.job_id)
+        outcome = "oom"
     elif spec.kind == "unrelated":
         synthetic.write_unrelated_out(path, seed=spec.seed)
     else:
@@ -287,9 +320,13 @@ def _write_run(scratch: Path, spec: _RunSpec) -> DemoRun:
             killed=spec.killed,
             seed=spec.seed,
             job_id=spec.job_id,
+            config=spec.config,
         )
         epochs, steps, steady = facts.epochs_started, facts.steps_per_epoch, facts.steady_its
-        _write_run_extras(directory, spec, epochs if not spec.killed else epochs - 1)
+        tokens = facts.tokens_per_s
+        outcome = "timeout" if spec.killed else "completed"
+        disk = _write_run_extras(directory, spec, epochs if not spec.killed else epochs - 1)
+        tokens = disk if disk is not None else tokens
     stamp = _TODAY - spec.days_ago * 86400
     os.utime(path, (stamp, stamp))
     return DemoRun(
@@ -302,28 +339,41 @@ def _write_run(scratch: Path, spec: _RunSpec) -> DemoRun:
         epochs=epochs,
         steps_per_epoch=steps,
         description=spec.description,
+        config=spec.config,
+        tokens_per_s=tokens,
+        outcome=outcome,
     )
 
 
-def _write_run_extras(directory: Path, spec: _RunSpec, finished_epochs: int) -> None:
-    """What torchtune leaves beside the SLURM output: its log file and epoch checkpoints."""
-    logs = directory / "logs"
-    logs.mkdir(exist_ok=True)
-    rng = random.Random(spec.seed)
-    lines = []
-    loss = 2.5
-    for step in range(1, 41):
-        loss = max(0.3, loss * 0.97 + (rng.random() - 0.5) * 0.05)
-        lines.append(
-            f"Step {step} | loss:{loss:.4f} lr:2e-05 "
-            f"tokens_per_second_per_gpu:{900 * spec.steady_its * (0.9 + 0.2 * rng.random()):.2f}"
-        )
-    (logs / f"log_{spec.job_id}.txt").write_text("\n".join(lines) + "\n")
+def _write_run_extras(directory: Path, spec: _RunSpec, finished_epochs: int) -> float | None:
+    """What torchtune leaves beside the SLURM output: epoch checkpoints, and the log file of
+    a run whose config has the DiskLogger (the same ``Step N | ...`` lines StdoutLogger
+    prints). Returns the true tokens/s per GPU of that log (the median after its warmup)."""
+    tokens = None
+    config = spec.config
+    if config is not None and config.metric_logger == "DiskLogger":
+        logs = directory / "logs"
+        logs.mkdir(exist_ok=True)
+        rng = random.Random(spec.seed)
+        lines = []
+        values = []
+        loss = 2.5
+        for step in range(1, 41):
+            loss = max(0.3, loss * 0.97 + (rng.random() - 0.5) * 0.05)
+            value = config.tokens_per_step * spec.steady_its * (0.9 + 0.2 * rng.random())
+            values.append(round(value, 2))
+            lines.append(
+                f"Step {step} | loss:{loss:.4f} lr:{config.lr} "
+                f"tokens_per_second_per_gpu:{value:.2f} "
+            )
+        (logs / synthetic.disk_log_name(spec.job_id)).write_text("\n".join(lines) + "\n")
+        tokens = statistics.median(values[4:])  # 10% of 40 logged steps are warmup
     for epoch in range(finished_epochs):
         checkpoint = directory / f"epoch_{epoch}"
         checkpoint.mkdir(exist_ok=True)
         (checkpoint / "config.json").write_text(_json(_model_config()))
         (checkpoint / "generation_config.json").write_text(_json(_generation_config()))
+    return tokens
 
 
 # -- the model ----------------------------------------------------------------------------------

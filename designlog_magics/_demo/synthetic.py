@@ -19,6 +19,17 @@ these instead. Every trap of the real thing is here and can be switched on or of
 * a run killed at its time limit (no final bar, ``slurmstepd: error: ... TIME LIMIT``),
   a failed run (a traceback and no progress), an unrelated job.
 
+With a :class:`TorchtuneConfig`, the output starts with the resolved config torchtune prints
+(``torchtune/config/_utils.py`` ``log_config``: ``f"Running {recipe_name} with resolved
+config:\n\n{cfg_str}"``, ``cfg_str = OmegaConf.to_yaml(cfg, resolve=True, sort_keys=True)``,
+which is ``yaml.dump(..., default_flow_style=False, sort_keys=True)``) for that model, batch
+size and sequence length; ``StdoutLogger`` lines (``torchtune/training/metric_logging.py``:
+``print(f"Step {step} | ", end="")``, ``print(f"{name}:{data} ", end="")`` per item, then a
+newline) follow the step's bar print every ``log_every_n_steps`` steps, glued to it; and each
+epoch ends with the recipe's and the checkpointer's messages (``Starting checkpoint save...``,
+``Model checkpoint of size ... saved to <output_dir>/epoch_<N>/...``, ``Saving final epoch
+checkpoint.``, ``Checkpoint saved in ... seconds.``).
+
 The facts of each file (the true steady speed and what was injected) come back as a
 ``SyntheticRunFacts`` so tests can check the probe against the truth.
 """
@@ -27,8 +38,9 @@ from __future__ import annotations
 
 import os
 import random
+import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import BinaryIO
 
@@ -84,6 +96,149 @@ WARNING:torchtune.utils._logging: Profiling disabled.
 INFO:torchtune.utils._logging: Profiler config after instantiation: {{'enabled': False}}
 """
 
+
+_TOKENIZERS = {
+    "llama3": "torchtune.models.llama3.llama3_tokenizer",
+    "qwen2_5": "torchtune.models.qwen2_5.qwen2_5_tokenizer",
+}
+
+
+@dataclass(frozen=True)
+class TorchtuneConfig:
+    """What a run was configured with, as far as its resolved config shows it."""
+
+    model: str = "Llama-3.2-1B-Instruct"  # the checkpoint directory's name
+    component: str = "torchtune.models.llama3_2.lora_llama3_2_1b"
+    recipe: str = "LoRAFinetuneRecipeSingleDevice"
+    model_type: str = "LLAMA3_2"
+    tokenizer: str = "llama3"
+    batch_size: int = 4
+    gradient_accumulation_steps: int = 1
+    max_seq_len: int = 512
+    lora_rank: int | None = 8  # None: a full fine-tune
+    lora_alpha: int | None = 16
+    packed: bool = False
+    dataset: str = "torchtune.datasets.instruct_dataset"
+    metric_logger: str = "StdoutLogger"  # or "DiskLogger" (prints ``Writing logs to``)
+    log_every_n_steps: int = 1
+    tokens_per_step: float = 900.0  # mean tokens of an optimizer step, for tokens/s
+    lr: float = 0.0003
+    extra: dict = field(default_factory=dict)  # more top-level keys
+
+    def resolved(self, *, user: str, job: int, epochs: int, seed: int) -> dict:
+        """The config as ``OmegaConf.to_container(cfg, resolve=True)`` would hold it."""
+        output_dir = f"/scratch/{user}/runs/ck-out-{job}"
+        model_dir = f"/scratch/{user}/models/{self.model}/"
+        model: dict = {"_component_": self.component}
+        if self.lora_rank is not None:
+            model.update(
+                apply_lora_to_mlp=True,
+                lora_alpha=self.lora_alpha,
+                lora_attn_modules=["q_proj", "v_proj", "output_proj"],
+                lora_dropout=0.0,
+                lora_rank=self.lora_rank,
+            )
+        logger: dict = {"_component_": f"torchtune.training.metric_logging.{self.metric_logger}"}
+        if self.metric_logger == "DiskLogger":
+            logger["log_dir"] = f"{output_dir}/logs"
+        return {
+            "batch_size": self.batch_size,
+            "checkpointer": {
+                "_component_": "torchtune.training.FullModelHFCheckpointer",
+                "checkpoint_dir": model_dir,
+                "checkpoint_files": ["model.safetensors"],
+                "model_type": self.model_type,
+                "output_dir": output_dir,
+                "recipe_checkpoint": None,
+            },
+            "compile": False,
+            "dataset": {
+                "_component_": self.dataset,
+                "packed": self.packed,
+                "source": "json",
+                "data_files": "data/green/capitalization/words_8L_80P_10000.json",
+                "split": "train",
+            },
+            "device": "cuda",
+            "dtype": "bf16",
+            "enable_activation_checkpointing": True,
+            "enable_activation_offloading": False,
+            "epochs": epochs,
+            "gradient_accumulation_steps": self.gradient_accumulation_steps,
+            "log_every_n_steps": self.log_every_n_steps,
+            "log_peak_memory_stats": False,
+            "loss": {"_component_": "torchtune.modules.loss.CEWithChunkedOutputLoss"},
+            "max_steps_per_epoch": None,
+            "metric_logger": logger,
+            "model": model,
+            "optimizer": {"_component_": "torch.optim.AdamW", "fused": True, "lr": self.lr},
+            "output_dir": output_dir,
+            "seed": seed,
+            "shuffle": True,
+            "tokenizer": {
+                "_component_": _TOKENIZERS[self.tokenizer],
+                "max_seq_len": self.max_seq_len,
+                "path": f"{model_dir}original/tokenizer.model",
+            },
+            **self.extra,
+        }
+
+    def header(self, *, user: str, job: int, epochs: int, seed: int) -> str:
+        """torchtune's start of a run: the resolved config, then the recipe's setup lines."""
+        import yaml
+
+        cfg = self.resolved(user=user, job=job, epochs=epochs, seed=seed)
+        text = yaml.dump(cfg, default_flow_style=False, allow_unicode=True, sort_keys=True)
+        log = "INFO:torchtune.utils._logging:"
+        lines = [
+            f"{log}Running {self.recipe} with resolved config:",
+            "",
+            text,
+            f"DEBUG:torchtune.utils._logging:Setting manual seed to local seed {seed}. "
+            f"Local seed is seed + rank = {seed} + 0",
+        ]
+        if self.metric_logger == "DiskLogger":
+            lines.append(f"Writing logs to {cfg['output_dir']}/logs/{disk_log_name(job)}")
+        lines += [
+            f"{log}Model is initialized with precision torch.bfloat16.",
+            f"{log}Memory stats after model init:",
+            "\tGPU peak memory allocation: 2.35 GiB",
+            "\tGPU peak memory reserved: 2.36 GiB",
+            "\tGPU peak memory active: 2.35 GiB",
+            f"{log}Tokenizer is initialized from file.",
+            f"{log}Optimizer and loss are initialized.",
+            f"{log}Loss is initialized.",
+            f"{log}Dataset and Sampler are initialized.",
+            f"{log}Learning rate scheduler is initialized.",
+            "WARNING:torchtune.utils._logging: Profiling disabled.",
+            f"{log} Profiler config after instantiation: {{'enabled': False}}",
+        ]
+        return "\n".join(lines) + "\n"
+
+    def checkpoint_lines(self, *, user: str, job: int, epoch: int, last: bool, seconds: float):
+        """What the recipe and the checkpointer log when an epoch's checkpoint is saved."""
+        log = "INFO:torchtune.utils._logging:"
+        where = f"/scratch/{user}/runs/ck-out-{job}/epoch_{epoch}"
+        lines = [
+            f"{log}Starting checkpoint save...",
+            f"{log}Model checkpoint of size 2.30 GiB saved to {where}/ft-model-00001-of-00001"
+            ".safetensors",
+        ]
+        if self.lora_rank is not None:
+            lines.append(
+                f"{log}Adapter checkpoint of size 0.01 GiB saved to {where}/adapter_model.pt"
+            )
+        if last:
+            lines.append(f"{log}Saving final epoch checkpoint.")
+        lines.append(f"{log}Checkpoint saved in {seconds:.2f} seconds.")
+        return "\n".join(lines) + "\n"
+
+
+def disk_log_name(job: int) -> str:
+    """DiskLogger's file name, ``log_{int(time.time())}.txt``, for a run started with ``job``."""
+    return f"log_{1761000000 + job}.txt"
+
+
 _NOISE = (
     "INFO:torchtune.utils._logging:Saving checkpoint. This may take some time. "
     "Retrieving full model state dict...\n",
@@ -119,6 +274,8 @@ class SyntheticRunFacts:
     final_bar_its: tuple[float, ...]  # those averages (what ``grep | tail`` tends to show)
     killed: bool
     bytes_written: int
+    tokens_per_s: float | None = None  # median logged tokens/s per GPU after the warmup
+    logged_steps: int = 0  # StdoutLogger lines written
 
 
 _MM_SS = [f"{m:02d}:{s:02d}" for m in range(60) for s in range(60)]
@@ -282,6 +439,7 @@ def write_torchtune_out(
     validation_speedup: float = 3.0,
     checkpoint_seconds: float = 45.0,
     job_id: int | None = None,
+    config: TorchtuneConfig | None = None,
 ) -> SyntheticRunFacts:
     """Write a torchtune run's ``slurm-<id>.out`` and return its facts.
 
@@ -291,7 +449,9 @@ def write_torchtune_out(
     first step of every epoch waits for the data loader. ``validation_every`` runs a
     validation bar every so many global steps. ``killed`` stops the run at the time limit
     about two thirds into its last epoch. ``target_bytes`` picks ``steps_per_epoch`` so the
-    file comes out about that large.
+    file comes out about that large. ``config`` writes that resolved config at the start
+    (and its ``StdoutLogger`` lines and checkpoint messages); without it, a fixed full
+    fine-tune header.
     """
     rng = random.Random(seed)
     speeds = [float(s) for s in (epoch_its or [steady_its] * epochs)]
@@ -299,6 +459,9 @@ def write_torchtune_out(
         raise ValueError(f"epoch_its has {len(speeds)} speeds for {epochs} epochs")
     if min(speeds) <= 0 or not 0 <= jitter < 1 or warmup_factor < 1:
         raise ValueError("speeds must be positive, jitter in [0, 1), warmup_factor >= 1")
+    log_every = None
+    if config is not None and config.metric_logger == "StdoutLogger":
+        log_every = max(1, config.log_every_n_steps)
     if target_bytes is not None:
         steps_per_epoch = _steps_for(
             target_bytes,
@@ -307,6 +470,7 @@ def write_torchtune_out(
             validation_every,
             validation_steps,
             validation_speedup,
+            log_every,
         )
     job = job_id if job_id is not None else 4100000 + rng.randrange(99999)
     user = rng.choice(["mlee", "akumar", "jdoe", "tnguyen"])
@@ -319,7 +483,11 @@ def write_torchtune_out(
     with open(path, "wb") as handle:
         w = _Writer(handle)
         out = w.parts
-        out.append(_HEADER.format(user=user, job=job, epochs=epochs, seed=seed))
+        if config is None:
+            out.append(_HEADER.format(user=user, job=job, epochs=epochs, seed=seed))
+        else:
+            out.append(config.header(user=user, job=job, epochs=epochs, seed=seed))
+        tokens: list[float] = []
         now = 20.0 + rng.random() * 10
         step = validations = noise = pos1 = 0
         finals: list[float] = []
@@ -350,8 +518,11 @@ def write_torchtune_out(
                 validation_every=validation_every or 0,
                 validation_steps=validation_steps,
                 validation_speedup=validation_speedup,
+                log_every=log_every or 0,
+                tokens_per_step=config.tokens_per_step if config else 0.0,
+                lr=config.lr if config else 0.0,
             )
-            now, loss, counts = _train(w, rng, bar, run, now, loss, losses)
+            now, loss, counts = _train(w, rng, bar, run, now, loss, losses, tokens)
             step += run.count
             validations += counts[0]
             noise += counts[1]
@@ -362,16 +533,26 @@ def write_torchtune_out(
                 )
                 previous = None
                 break
-            out.append(glue + _NOISE[0])
-            now += checkpoint_seconds * (0.8 + 0.4 * rand())
-            out.append(
-                "INFO:torchtune.utils._logging:Model checkpoint of size 2.30 GiB saved to "
-                f"/scratch/{user}/runs/ck-out-{job}/epoch_{epoch - 1}/"
-                "ft-model-00001-of-00001.safetensors\n"
-            )
+            if config is None:
+                out.append(glue + _NOISE[0])
+                now += checkpoint_seconds * (0.8 + 0.4 * rand())
+                out.append(
+                    "INFO:torchtune.utils._logging:Model checkpoint of size 2.30 GiB saved to "
+                    f"/scratch/{user}/runs/ck-out-{job}/epoch_{epoch - 1}/"
+                    "ft-model-00001-of-00001.safetensors\n"
+                )
+            else:
+                seconds = checkpoint_seconds * (0.8 + 0.4 * rand())
+                now += seconds
+                out.append(
+                    config.checkpoint_lines(
+                        user=user, job=job, epoch=epoch - 1, last=epoch == epochs, seconds=seconds
+                    )
+                )
         if previous is not None:
             finals.append(previous.close(now + 0.5, leave=True))
-            out.append("INFO:torchtune.utils._logging:Training finished.\n")
+            if config is None:
+                out.append("INFO:torchtune.utils._logging:Training finished.\n")
         w.flush()
         written = w.written
 
@@ -393,7 +574,17 @@ def write_torchtune_out(
         final_bar_its=tuple(finals),
         killed=killed,
         bytes_written=written,
+        tokens_per_s=_steady_tokens(tokens, warmup_steps, log_every),
+        logged_steps=len(tokens),
     )
+
+
+def _steady_tokens(values: list[float], warmup_steps: int, log_every: int | None) -> float | None:
+    """The median of the logged tokens/s after the warmup steps (the truth for tokens/s)."""
+    if not values or not log_every:
+        return None
+    kept = values[warmup_steps // log_every :] or values
+    return statistics.median(kept)
 
 
 @dataclass(frozen=True)
@@ -411,6 +602,9 @@ class _Steps:
     validation_every: int
     validation_steps: int
     validation_speedup: float
+    log_every: int = 0  # StdoutLogger every so many steps (0: none)
+    tokens_per_step: float = 0.0
+    lr: float = 0.0
 
 
 def _train(
@@ -421,6 +615,7 @@ def _train(
     now: float,
     loss: float,
     losses: list[str],
+    tokens: list[float],
 ) -> tuple[float, float, tuple[int, int]]:
     """Print ``run.count`` steps of torchtune's loop: ``pbar.update(1)``, then
     ``pbar.set_description(f"{epoch}|{global_step}|Loss: {loss}")``.
@@ -446,7 +641,9 @@ def _train(
     step = run.first_step - 1
     prefix = f"{epoch}|"
     noise_lines = run.noise_lines
+    log_every, per_step, lr = run.log_every, run.tokens_per_step, run.lr
     for k in range(1, run.count + 1):
+        began = now
         step += 1
         factor = 1.0
         if step <= warmup_steps:
@@ -501,10 +698,18 @@ def _train(
             pad2 = " " * (last_len - size) if last_len > size else ""
             out.append(f"{before}{new_desc}: {tail}{pad2}{after}")
         desc, last_len = new_desc, size
+        if log_every and step % log_every == 0:
+            # recipe: log_dict after set_description; time_per_step covers this step only
+            tps = per_step * (1 + 0.1 * (2 * rand() - 1)) / (now - began)
+            tokens.append(tps)
+            out.append(
+                f"Step {step} | loss:{losses[int(loss * 512) & 4095]} lr:{lr} "
+                f"tokens_per_second_per_gpu:{tps:.4f} \n"
+            )
 
         if noise_lines and rand() < 0.004:
             noise += 1
-            text = rng.choice(_NOISE[1:])
+            text = rng.choice(_NOISE[1:4] if log_every or per_step else _NOISE[1:])
             out.append(text.format(step=step, loss=loss, tps=900 / step_time))
         if every and step % every == 0 and k < total:
             validations += 1
@@ -560,6 +765,7 @@ def _steps_for(
     validation_every: int | None,
     validation_steps: int,
     validation_speedup: float,
+    log_every: int | None = None,
 ) -> int:
     """Steps per epoch for about ``target_bytes``: two prints per step, plus validations."""
     steps = max(10, target_bytes // (epochs * 220))
@@ -568,6 +774,8 @@ def _steps_for(
         desc = f"{epochs}|{total // 2}|Loss: {1 / 3!r}: "
         line = desc + format_bar(steps // 2, steps, steps / speed / 2, speed)
         per_step = 2 * (len(line.encode()) + 3)
+        if log_every:
+            per_step += 95 / log_every  # "Step N | loss:... lr:... tokens_per_second_per_gpu:..."
         if validation_every:
             printed = min(1.0, 1 / (speed * validation_speedup * _MININTERVAL))
             per_step += (validation_steps * printed * 75 + 200) / validation_every
@@ -575,17 +783,28 @@ def _steps_for(
     return steps
 
 
-def write_failed_out(path: str | os.PathLike[str], seed: int = 0) -> None:
-    """A run that crashed before its first step: the config, an empty bar, a traceback."""
+def write_failed_out(
+    path: str | os.PathLike[str],
+    seed: int = 0,
+    *,
+    config: TorchtuneConfig | None = None,
+    job_id: int | None = None,
+    epochs: int = 1,
+) -> None:
+    """A run that ran out of GPU memory in its first step: the config, an empty bar (tqdm's
+    first print), the traceback of the backward pass."""
     rng = random.Random(seed)
     job = 4100000 + rng.randrange(99999)
     user = rng.choice(["mlee", "akumar", "jdoe"])
     total = rng.choice([250, 1000, 2001])
+    if job_id is not None:
+        job = job_id
+    if config is None:
+        header = _HEADER.format(user=user, job=job, epochs=epochs, seed=seed)
+    else:
+        header = config.header(user=user, job=job, epochs=epochs, seed=seed)
     text = (
-        _HEADER.format(user=user, job=job, epochs=1, seed=seed)
-        + "\r"
-        + format_bar(0, total, 0, None)
-        + "Traceback (most recent call last):\n"
+        header + "\r" + format_bar(0, total, 0, None) + "Traceback (most recent call last):\n"
         '  File "/opt/conda/lib/python3.11/site-packages/recipes/full_finetune_single_device.py",'
         " line 811, in <module>\n"
         "    sys.exit(recipe_main())\n"

@@ -306,6 +306,7 @@ class RunConfig:
 _HEADER = re.compile(r"Running ([A-Za-z_][A-Za-z0-9_]*) with resolved config:[ \t]*\r?$", re.M)
 _TOP_KEY = re.compile(r"(?:[A-Za-z_][\w.\-]*|'[^'\n]*'|\"[^\"\n]*\"):(?: |$)")
 _LAUNCH_LINE = re.compile(r"^.*(?:\btune\s+run\b|\btorchrun\b|torch\.distributed\.run).*$", re.M)
+_LAUNCH_WORD = re.compile(r"\btune\s+run\b|\btorchrun\b|torch\.distributed\.run")
 _NPROC = re.compile(r"--nproc[_-]per[_-]node(?:=|\s+)(\d+)\b")
 _NNODES = re.compile(r"--nnodes(?:=|\s+)(\d+)(?![\d:])")
 
@@ -412,6 +413,8 @@ def _bool(value: Any) -> bool | None:
 
 def _launch_nproc(text: str) -> int | None:
     """Processes from a printed ``tune run``/``torchrun`` line (``set -x``, ``echo``)."""
+    if _LAUNCH_WORD.search(text) is None:  # the line search is slow on long lines
+        return None
     for line in _LAUNCH_LINE.findall(text):
         per_node = _NPROC.search(line)
         if per_node is None:
@@ -494,7 +497,11 @@ def _read_config(text: str, whole: bool) -> _ConfigRead:
     raw, error = _load(candidates)
     if raw is None:
         return _ConfigRead(None, error, True)
-    nproc = _launch_nproc(text[: header.start()]) or _launch_nproc(text)
+    # A launch line comes before training: not inside the tqdm prints (long \r-joined lines).
+    bars = text.find("\r", header.end())
+    nproc = _launch_nproc(text[: header.start()]) or _launch_nproc(
+        text[: bars if bars != -1 else None]
+    )
     return _ConfigRead(config_from_mapping(header.group(1), raw, nproc), None, True)
 
 

@@ -20,12 +20,20 @@ it ends up depends on the metric logger (torchtune ``training/metric_logging.py`
 
 The rate reported from per-step values is their median after leaving out a warmup (the
 first steps include compilation, allocator growth and data loader start-up).
+
+``mode="sampled"`` reads an output over ``SAMPLE_ABOVE`` bytes in parts only: its first
+256 KiB (the ``Writing logs to`` line, the first logged steps, so the warmup), ``SAMPLE_WINDOWS``
+windows of 16 KiB spread evenly over the rest and its last 64 KiB (wandb's summary). A StdoutLogger
+line every step makes a run's output mostly such lines; their median is the same from an
+even sample of them. The warmup left out is then the first 10% (at most 20) of the logged
+steps as counted from the step numbers seen.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import statistics
 from collections.abc import Sequence
@@ -38,6 +46,12 @@ KEY = b"tokens_per_second_per_gpu"
 WRITING = b"Writing logs to "
 WARMUP_FRACTION = 0.10
 WARMUP_MIN, WARMUP_MAX = 1, 20
+DISK_LOG_WHOLE = 64 << 20
+SAMPLE_ABOVE = 4 << 20  # outputs up to this size are read whole in either mode
+SAMPLE_HEAD = 256 << 10
+SAMPLE_TAIL = 64 << 10
+SAMPLE_WINDOWS = 32
+SAMPLE_WINDOW = 16 << 10
 
 _NUMBER = rb"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|inf)"
 # value of the key in a ``Step N | k:v`` line: a float, or a tensor repr around one
@@ -45,6 +59,11 @@ _VALUE = re.compile(rb"tokens_per_second_per_gpu:\s*(?:tensor\(\s*)?(" + _NUMBER
 # the last ``Step N | `` before the key on the same physical line
 _STEP = re.compile(rb"Step (\d+) \| ")
 _ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
+_STEP_LINE = re.compile(
+    rb"Step (\d+) \| (?:[^\r\n]*? )?tokens_per_second_per_gpu:\s*(?:tensor\(\s*)?("
+    + _NUMBER
+    + rb")"
+)
 _WANDB = re.compile(rb"^wandb:\s+tokens_per_second_per_gpu\s+(" + _NUMBER + rb")\s*$")
 
 
@@ -74,6 +93,7 @@ def read_tokens_per_second(
     warmup_steps: int | None = None,
     disk_log: str | Path | None = None,
     output_dirs: Sequence[str | Path] = (),
+    mode: str = "full",
 ) -> TokenRate:
     """The steady tokens/s per GPU of the run whose SLURM output is ``path``.
 
@@ -81,15 +101,25 @@ def read_tokens_per_second(
     (``disk_log`` if given, else the one named by ``Writing logs to`` in the output, else the
     newest ``log_*.txt`` / ``log_*.jsonl`` in each of ``output_dirs`` and the output's own
     directory, or their ``logs/`` subdirectory); at wandb's run summary. ``warmup_steps``
-    overrides ``default_warmup``. Bad or missing content gives an ``error``, never raises.
+    overrides ``default_warmup``. ``mode="sampled"`` reads a large output in parts (see the
+    module). Bad or missing content gives an ``error``, never raises.
     """
+    if mode not in ("full", "sampled"):
+        raise ValueError(f"mode must be full or sampled, not {mode!r}")
     path = Path(path)
+    sampled = False
     try:
-        stdout_steps, written, wandb_last = _scan_output(path)
+        if mode == "sampled" and path.stat().st_size > SAMPLE_ABOVE:
+            stdout_steps, written, wandb_last = _scan_sampled(path)
+            sampled = True
+        else:
+            stdout_steps, written, wandb_last = _scan_output(path)
     except (OSError, ValueError) as exc:
         why = getattr(exc, "strerror", None) or exc
         return TokenRate(None, None, None, error=f"cannot read {path}: {why}")
     if stdout_steps:
+        if sampled and warmup_steps is None:
+            return _steady_sampled(stdout_steps)
         return _steady(stdout_steps, "stdout", warmup_steps)
 
     tried: list[str] = []
@@ -135,6 +165,106 @@ def _scan_output(path: Path) -> tuple[list[tuple[int, float]], list[str], float 
             if value is not None:
                 wandb_last = value
     return steps, written, wandb_last
+
+
+def _scan_sampled(path: Path) -> tuple[list[tuple[int, float]], list[str], float | None]:
+    """``_scan_output`` over the head, evenly spread windows and the tail of a large output."""
+    with open(path, "rb", buffering=0) as fh:
+        fd = fh.fileno()
+        size = os.fstat(fd).st_size
+        regions = [(0, min(size, SAMPLE_HEAD))]
+        start, end = SAMPLE_HEAD, max(SAMPLE_HEAD, size - SAMPLE_TAIL)
+        if end - start > SAMPLE_WINDOW:
+            step = (end - start) / SAMPLE_WINDOWS
+            regions += [
+                (int(start + step * (i + 0.5)), int(start + step * (i + 0.5)) + SAMPLE_WINDOW)
+                for i in range(SAMPLE_WINDOWS)
+            ]
+        regions.append((max(0, size - SAMPLE_TAIL), size))
+        steps: dict[int, float] = {}
+        written: list[str] = []
+        wandb_last: float | None = None
+        for offset, stop in regions:
+            data = os.pread(fd, stop - offset, offset)
+            if offset > 0:  # begin at a whole line (a print of tqdm or a logger line)
+                cut = min((i for i in (data.find(b"\n"), data.find(b"\r")) if i != -1), default=-1)
+                data = data[cut + 1 :] if cut != -1 else b""
+            if stop < size:
+                cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
+                data = data[:cut] if cut != -1 else b""
+            found, names, last = _scan_bytes(data)
+            for step, value in found:
+                steps.setdefault(step, value)
+            written += [n for n in names if n not in written]
+            if last is not None:
+                wandb_last = last
+    return sorted(steps.items()), written, wandb_last
+
+
+def _scan_bytes(data: bytes) -> tuple[list[tuple[int, float]], list[str], float | None]:
+    """The same as ``_scan_output`` for bytes in memory (whole lines).
+
+    StdoutLogger lines are taken by one C-level search (a step, then the key later on the
+    same line after a space); anything else holding the key is looked at one by one.
+    """
+    steps: list[tuple[int, float]] = []
+    for step, raw in _STEP_LINE.findall(data):
+        value = _to_float(raw)
+        if value is not None:
+            steps.append((int(step), value))
+    written: list[str] = []
+    wandb_last: float | None = None
+    keys = (WRITING,) if len(steps) == data.count(KEY) else (KEY, WRITING)
+    if len(keys) == 2:
+        steps = []
+    for key in keys:
+        i = data.find(key)
+        while i != -1:
+            lo = max(0, i - 2048)
+            window = data[lo : i + 512]
+            at = i - lo
+            if key == WRITING:
+                rest = window[at + len(WRITING) :]
+                name = re.split(rb"[\r\n]", rest, maxsplit=1)[0].strip()
+                if name and b"\x00" not in name:
+                    written.append(name.decode("utf-8", "replace"))
+            else:
+                line = _line_around(window, at)
+                found = _parse_step_line(line, at - _line_start(window, at))
+                if found is not None:
+                    steps.append(found)
+                else:
+                    m = _WANDB.match(_ANSI.sub(b"", line).strip(b" \t"))
+                    value = _to_float(m.group(1)) if m else None
+                    if value is not None:
+                        wandb_last = value
+            i = data.find(key, i + 1)
+    return steps, written, wandb_last
+
+
+def _steady_sampled(steps: list[tuple[int, float]]) -> TokenRate:
+    """The median of sampled steps after the warmup, counted in logged steps.
+
+    The logging interval is the commonest gap between consecutive steps seen (the head
+    holds a run of them); the number of logged steps follows from the step numbers.
+    """
+    gaps = [b - a for (a, _), (b, _) in zip(steps, steps[1:], strict=False) if b > a]
+    every = statistics.mode(gaps) if gaps else 1
+    first, last = steps[0][0], steps[-1][0]
+    logged = (last - first) // every + 1
+    drop = default_warmup(logged)
+    cutoff = first + drop * every
+    kept = [v for s, v in steps if s >= cutoff]
+    if not kept:
+        return _steady(steps, "stdout", drop)
+    return TokenRate(
+        statistics.median(kept),
+        "steady-median",
+        "stdout",
+        samples=len(kept),
+        excluded_warmup=drop,
+        steps=tuple(steps),
+    )
 
 
 def _line_start(window: bytes, at: int) -> int:
@@ -220,7 +350,16 @@ def _newest_log(directory: Path) -> list[Path]:
 
 
 def _read_disk_log(log: Path) -> list[tuple[int, float]]:
-    """Per-step values from a DiskLogger file, txt or jsonl (OSError propagates)."""
+    """Per-step values from a DiskLogger file, txt or jsonl (OSError propagates).
+
+    A txt log up to ``DISK_LOG_WHOLE`` bytes is read at once and its ``Step N | ...`` lines
+    taken by one C-level search; anything else (jsonl, odd lines) one key at a time.
+    """
+    if log.stat().st_size <= DISK_LOG_WHOLE:
+        data = log.read_bytes()
+        found, _, _ = _scan_bytes(data)
+        if found and len(found) == data.count(KEY):
+            return found
     steps: list[tuple[int, float]] = []
     for hit in scan_hits(log, (KEY,), back=2048, forward=512):
         line = _line_around(hit.window, hit.before)

@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -195,3 +196,41 @@ def test_random_bytes_never_raise(parts: list[bytes]) -> None:
         r = read_tokens_per_second(out, output_dirs=[Path(d)])
         assert isinstance(r, TokenRate)
         assert r.tokens_per_s is not None or r.error
+
+
+def _big_stdout_output(path: Path, steps: int, *, wandb: bool = False) -> None:
+    """StdoutLogger's ``Step N | k:v `` lines (``training/metric_logging.py``) glued after a
+    tqdm print, every step; 20 warmup steps at 1000 tokens/s, then 2990 and 3010 in turn
+    (truth: 3000). Over 4 MiB, so ``mode="sampled"`` samples it."""
+    parts = ["Writing logs to /gone/logs/log_1.txt\n"]
+    for step in range(1, steps + 1):
+        value = 1000.0 if step <= 20 else (2990.0 if step % 2 else 3010.0)
+        parts.append(
+            f"\r1|{step}|Loss: 1.25:  50%|█████     | {step}/{steps} [00:10<00:10,  3.33it/s]"
+            f"Step {step} | loss:1.25 lr:0.0003 tokens_per_second_per_gpu:{value} "
+            "peak_memory_alloc:21.47 \n"
+        )
+    if wandb:
+        parts.append("wandb: Run summary:\nwandb: tokens_per_second_per_gpu 2222.5\n")
+    path.write_text("".join(parts))
+
+
+def test_sampled_mode_gives_the_full_median_from_parts(tmp_path):
+    path = tmp_path / "slurm-77.out"
+    _big_stdout_output(path, 40_000)
+    assert path.stat().st_size > 4 << 20
+    full = read_tokens_per_second(path)
+    sampled = read_tokens_per_second(path, mode="sampled")
+    assert full.tokens_per_s == 3000.0 and full.samples == 40_000 - 20
+    assert sampled.tokens_per_s == 3000.0 and sampled.kind == "steady-median"
+    assert sampled.excluded_warmup == 20
+    assert 0 < sampled.samples < full.samples / 4  # read in parts
+    assert sampled.source == "stdout"
+
+
+def test_sampled_mode_small_file_reads_whole(tmp_path):
+    path = tmp_path / "slurm-78.out"
+    _big_stdout_output(path, 100, wandb=True)
+    assert read_tokens_per_second(path, mode="sampled") == read_tokens_per_second(path)
+    with pytest.raises(ValueError):
+        read_tokens_per_second(path, mode="fast")
