@@ -245,7 +245,9 @@ def step_verb(step: Callable[..., steps.StepOutcome]) -> Callable[[argparse.Name
         outcome = step(args, _context(log))
         entry = outcome.entry
         if args.json:
-            data = {"facts": outcome.data, "entry": entry.as_dict() if entry else None}
+            data = outcome.data
+            if isinstance(data, dict) and entry is not None:
+                data = {"result": entry.get("Result"), **data}
             _write(sys.stdout, json.dumps(data, indent=2, default=str) + "\n")
         else:
             _write(sys.stdout, verb_text(outcome))
@@ -268,7 +270,7 @@ def verb_text(outcome: steps.StepOutcome) -> str:
     return "\n".join(lines) + "\n"
 
 
-_SHOWN_FIELDS = ("Error", "Warning", "Note")
+_SHOWN_FIELDS = ("Run", "Outcome", "Tokens", "Error", "Warning", "Note")
 
 
 def _warn_plain(message: str) -> None:

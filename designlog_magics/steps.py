@@ -317,7 +317,7 @@ def _search_like(
                 path=args.path,
                 min_size=args.min_size,
                 limit=args.limit,
-                progress=lambda n: progress.update(f"{n:,} runs"),
+                progress=lambda done, total: progress.update(f"{done:,} of {total:,} runs"),
             )
     except FileNotFoundError:
         raise StepError(f"no such directory: {root}") from None

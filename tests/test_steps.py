@@ -143,8 +143,8 @@ def test_verbs_give_json_and_one_line_errors(resources, prior_run):
     import json
 
     data = json.loads(verb("speed", prior_run, "--json").stdout)
-    assert data["entry"]["action"] == "EXTRACT_SPEED"
-    assert data["facts"]["speed_its"] == pytest.approx(8.17, rel=0.01)
+    assert data["result"].startswith("Average speed after warmup: 8.17 it/s")
+    assert data["speed_its"] == pytest.approx(8.17, rel=0.01)
     bad = verb("speed", resources["scratch"] / "nope.out", check=False)
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
@@ -284,3 +284,80 @@ def test_the_progress_line_is_cleared_when_a_step_fails(ip, resources, monkeypat
             raise RuntimeError("disk went away")
     assert shown[0][0] == "display" and "reading big.out: 10 of 500 MB" in shown[0][1]
     assert shown[-1] == ("update", "")  # the line is replaced by nothing, not left standing
+
+
+# -- prior runs as facts (the search and the speed of a like run) -------------------------------
+PLAN = [
+    "model=Llama-3.2-1B-Instruct",
+    "batch_size=4",
+    "gradient_accumulation_steps=1",
+    "max_seq_len=512",
+]
+
+
+@pytest.fixture
+def hand_tree(resources):
+    sys.path.insert(0, str(Path(__file__).parent / "probes"))
+    try:
+        from runtree import write_tree
+    finally:
+        sys.path.pop(0)
+    return write_tree(resources["scratch"])
+
+
+def test_search_like_ranks_like_runs_first_and_lists_the_failed(ip, resources, hand_tree):
+    start(ip, resources)
+    entry = ip.run_line_magic("log_search", "{scratch_dir} --like " + " ".join(PLAN) + " -o runs")
+    result = entry.get("Result")
+    assert result.startswith("Best match: ck-out-happy-narwhal (same model, batch_size=4")
+    assert "failed: ck-out-oom-run (oom at step 1" in result
+    runs = ip.user_ns["runs"]
+    assert [r.run for r in runs][:1] == ["ck-out-happy-narwhal"]
+    oom = next(r for r in runs.ranked if r.record.run == "ck-out-oom-run")
+    assert not oom.usable  # listed, never the one to plan with
+    assert "<table" in runs._repr_html_() and "ck-out-bright-horizon" in repr(runs)
+    assert entry.get("Command") == ("designlog search {scratch_dir} --like " + " ".join(PLAN))
+    import json
+
+    listed = json.loads(verb("search", resources["scratch"], "--like", *PLAN, "--json").stdout)
+    assert [row["run"] for row in listed] == [r.run for r in runs]
+    assert {"path", "job_id", "state", "its", "tokens_per_s", "config"} <= set(listed[0])
+    assert listed[0]["its"] == pytest.approx(4.34, rel=0.03)
+
+
+def test_speed_entry_carries_the_run_its_end_and_tokens(ip, resources, hand_tree):
+    start(ip, resources)
+    entry = ip.run_line_magic(
+        "log_speed", f"{hand_tree['ck-out-swift-otter']} --like {' '.join(PLAN)} -o speed"
+    )
+    assert entry.get("Run").startswith("Llama-3.2-1B-Instruct, LoRA r8, batch_size=4")
+    assert entry.get("Outcome").startswith("killed at its time limit")
+    assert "still counts" in entry.get("Outcome")
+    assert entry.get("Tokens").startswith("3,5")  # 3,560 tokens/s per GPU, the hand-made truth
+    assert entry.get("Warning") is None  # same model, batch, accumulation and length
+    speed = ip.user_ns["speed"]
+    assert float(speed) == pytest.approx(3.95, rel=0.03)
+    assert speed.tokens_per_s == pytest.approx(3560, rel=0.03)
+    other = ip.run_line_magic(
+        "log_speed", f"{hand_tree['ck-out-bright-horizon']} --like {' '.join(PLAN)}"
+    )
+    assert "batch_size 8 vs 4" in other.get("Warning")
+    assert "tokens/s" in other.get("Warning")
+    # a calculation plans with either figure, each shown as an input
+    calc = ip.run_cell_magic(
+        "log_calc",
+        "",
+        "its = speed  # it/s\ntokens_per_s = speed.tokens_per_s  # tokens/s\n"
+        "minutes = 1000 / its / 60  # min\n",
+    )
+    assert calc.get("Input").startswith("its=3.9")
+    assert "tokens_per_s=3" in calc.get("Input")
+
+
+def test_speed_of_an_evaluation_logs_its_time_and_throughput(ip, resources):
+    start(ip, resources)
+    entry = ip.run_line_magic("log_speed", str(DATA / "inspect" / "one-model.out"))
+    assert entry.action == "EXTRACT_SPEED"
+    assert entry.get("Result").startswith("Eval took ")
+    assert "samples/s" in entry.get("Result") and "tokens/s" in entry.get("Result")
+    assert "evaluation" in entry.brief
