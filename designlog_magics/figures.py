@@ -36,9 +36,7 @@ def speed_figure(report: Any, tokens: Any = None) -> str | None:
     for kind, (colour, label) in KIND_STYLE.items():
         chosen = [(_x(p), rate) for p in points if _kind(p) == kind and (rate := _rate(p))]
         if chosen:
-            axes.scatter(
-                [x for x, _ in chosen], [y for _, y in chosen], s=4, c=colour, label=label
-            )
+            axes.scatter([x for x, _ in chosen], [y for _, y in chosen], s=4, c=colour, label=label)
     plan = getattr(report, "plan_its", None) or getattr(report, "speed_its", None)
     if plan:
         axes.axhline(plan, color="#1565c0", linewidth=0.8, linestyle="--")

@@ -699,7 +699,7 @@ def demo_words(count: int = 10_000, length: int = 8, seed: int = 8) -> list[str]
     """``count`` distinct pronounceable made-up words of ``length`` letters."""
     rng = random.Random(seed)
     seen: set[str] = set()
-    words = []
+    words: list[str] = []
     while len(words) < count:
         word = ""
         while len(word) < length:

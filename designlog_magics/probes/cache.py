@@ -48,7 +48,7 @@ def source_version(modules: Iterable[Any], extra: str = "") -> str:
     """A short hash of the modules' source files (and ``extra``): changes with the code."""
     digest = hashlib.sha256(f"{FORMAT}:{extra}".encode())
     for module in modules:
-        name = getattr(module, "__file__", None) or getattr(module, "__name__", str(module))
+        name = str(getattr(module, "__file__", None) or getattr(module, "__name__", module))
         digest.update(str(name).encode())
         try:
             digest.update(Path(name).read_bytes())

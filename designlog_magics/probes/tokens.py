@@ -357,9 +357,9 @@ def _read_disk_log(log: Path) -> list[tuple[int, float]]:
     """
     if log.stat().st_size <= DISK_LOG_WHOLE:
         data = log.read_bytes()
-        found, _, _ = _scan_bytes(data)
-        if found and len(found) == data.count(KEY):
-            return found
+        scanned, _, _ = _scan_bytes(data)
+        if scanned and len(scanned) == data.count(KEY):
+            return scanned
     steps: list[tuple[int, float]] = []
     for hit in scan_hits(log, (KEY,), back=2048, forward=512):
         line = _line_around(hit.window, hit.before)
