@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+from fnmatch import fnmatch
 from pathlib import Path
 
 import nbformat
@@ -115,7 +116,7 @@ def test_demo_notebook_goes_through_every_step_in_order():
         "%log_decide",
         "%log_verify MODEL",
         "%log_verify DATASET",
-        "%log_search {scratch_dir} -o runs",
+        "%log_search {scratch_dir} --like $plan -o runs",
         "%log_speed",
         "%%log_calc CALCULATE_TIME",
         "%%log_calc CALCULATE_DISK",
@@ -219,8 +220,12 @@ def test_demo_notebook_log_says_what_the_demo_data_holds(runs_base):
     )
     assert "train 8,000, validation 1,000, test 1,000" in by_action["VERIFY_DATASET"].get("Result")
     search = by_action["SEARCH_PRIOR_RUNS"].get("Result")
+    assert search.startswith(f"Best match: {facts.reference.name} (same model, batch_size=4")
     for run in facts.runs:
-        assert (run.name in search) == run.matches_search, (run, search)
+        # --like drops the size filter: every ck-out-* run is listed, a failed one as failed
+        listed = fnmatch(str(run.path), "*/ck-out-*") and fnmatch(run.path.name, "slurm-*.out")
+        assert (run.name in search) == listed, (run, search)
+    assert "failed: ck-out-quiet-falcon (oom at step 1" in search
     speed = by_action["EXTRACT_SPEED"]
     assert "ck-out-happy-narwhal" in speed.brief + speed.get("Command")
     measured = [float(x) for x in _numbers(speed.get("Result"))]
@@ -230,6 +235,13 @@ def test_demo_notebook_log_says_what_the_demo_data_holds(runs_base):
     )
     calc = by_action["CALCULATE_TIME"]
     assert "samples=8000" in calc.get("Input") and "it/s" in calc.get("Input")
+    # it plans with the best match's tokens/s as well as its it/s
+    assert "tokens_per_s=" in calc.get("Input") and "from tokens/s" in calc.get("Result")
+    tokens = float(re.search(r"tokens_per_s=([0-9.]+)", calc.get("Input")).group(1))
+    assert tokens == pytest.approx(facts.reference.tokens_per_s, rel=0.03)
+    assert speed.get("Tokens").startswith(f"{tokens:,.0f} tokens/s per GPU")
+    assert speed.get("Run").startswith("Llama-3.2-1B-Instruct, LoRA r8, batch_size=4")
+    assert speed.get("Outcome").startswith("completed")
     assert by_action["CHECK_DISK"].get("Command") == "designlog disk {scratch_dir} --need 40G"
     assert by_action["CREATE_SUMMARY"].get("Result") == (
         "File created with 6 runs (4 fine-tuned + 2 control)"
