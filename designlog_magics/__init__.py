@@ -15,17 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .entry import (
-    BUILTIN_ACTIONS,
-    START_ACTION,
-    ActionSpec,
-    Entry,
-    EntryError,
-    action_family,
-    new_entry,
-    validate_action,
-)
+from .entry import Entry, EntryError, new_entry, validate_action
 from .masking import DEFAULT_SECRET_PATTERNS, SecretMasker, mask_text
+from .spec import BUILTIN_ACTIONS, START_ACTION, ActionSpec, action_family
 from .store import LOG_FILENAME, DesignLog, LogFollower, LogWriteError, read_log
 from .textformat import Diagnostic, ParseResult, parse, render, render_all
 

@@ -81,19 +81,38 @@ def search_arguments(parser: argparse.ArgumentParser) -> None:
         "--name", help="file name glob (default slurm-*.out); with --sacct, the job name pattern"
     )
     parser.add_argument("--path", default="*/ck-out-*", help="path glob (default */ck-out-*)")
-    parser.add_argument("--min-size", default="+100k", help="like find -size (default +100k)")
+    parser.add_argument(
+        "--min-size",
+        default=None,
+        help="like find -size (default +100k; with --like none, so runs that died early show)",
+    )
     parser.add_argument("--limit", type=int, metavar="N", help="the first N matches by path")
     parser.add_argument(
         "--sacct", action="store_true", help="search SLURM accounting instead of the file tree"
     )
     parser.add_argument("--since", metavar="DATE", help="with --sacct: jobs started since DATE")
     parser.add_argument("--user", metavar="USER", help="with --sacct: jobs of USER")
+    like_argument(parser, "rank the runs found by how like the plan they are")
     parser.add_argument("--timeout", type=float, metavar="SECONDS", help=argparse.SUPPRESS)
 
 
 def speed_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", metavar="SLURM_OUT|JOBID", help="a slurm-*.out file or a job id")
     parser.add_argument("--full", action="store_true", help="read every byte (no sampling)")
+    like_argument(
+        parser,
+        "warn when the run differs from the plan in model, batch size, "
+        "accumulation or sequence length",
+    )
+
+
+def like_argument(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument(
+        "--like",
+        nargs="+",
+        metavar="KEY=VALUE",
+        help=help + " (keys as in the torchtune config, plus model=)",
+    )
 
 
 def disk_arguments(parser: argparse.ArgumentParser) -> None:

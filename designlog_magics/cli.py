@@ -275,6 +275,10 @@ def _warn_plain(message: str) -> None:
     print(f"{PROG}: {message}", file=sys.stderr)
 
 
+def _naming_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", metavar="NAME")
+
+
 def _naming(args: argparse.Namespace, ctx: steps.StepContext) -> steps.StepOutcome:
     return steps.naming(args.name)
 
@@ -479,7 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
         "verify",
         steps.verify,
         lambda p: verify_arguments(p, cell_form=False),
-        "VERIFY_<KIND>: check a model directory or a dataset file (what %log_verify logs).",
+        "VERIFY_<KIND>: check a model directory or a dataset file, as log_verify does.",
         "example: designlog verify MODEL /scratch/models/Llama-3.2-1B-Instruct",
     )
     step_command(
@@ -507,7 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
     naming = step_command(
         "naming",
         _naming,
-        lambda p: p.add_argument("name", metavar="NAME"),
+        _naming_arguments,
         "Check an experiment name against the convention task_factor_YYYY-MM-DD "
         "(exit 1 when it breaks it).",
         writes=False,

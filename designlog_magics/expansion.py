@@ -39,7 +39,7 @@ def _evaluate(expression: str, namespace: Mapping[str, Any]) -> tuple[bool, str]
     text = expression.strip()
     if not text:
         return False, ""
-    candidates = [(text, "", None)]
+    candidates: list[tuple[str, str, str | None]] = [(text, "", None)]
     conversion_split = re.match(r"^(.*?)!([rsa])(?::(.*))?$", text, re.S)
     if conversion_split:
         candidates.append(

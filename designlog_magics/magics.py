@@ -222,7 +222,7 @@ class DesignLogMagics(Magics):
     max_output_lines = Int(40, help="Command output lines shown inline (the rest hidden).").tag(
         config=True
     )
-    secret_patterns = List(
+    secret_patterns: List[str] = List(
         default_value=None,
         allow_none=True,
         help="Regular expressions with a (?P<secret>...) group masked before writing; "
@@ -238,7 +238,9 @@ class DesignLogMagics(Magics):
     # -- plumbing ------------------------------------------------------------------------
     @property
     def _ns(self) -> dict[str, Any]:
-        return self.shell.user_ns
+        assert self.shell is not None
+        ns: dict[str, Any] = self.shell.user_ns
+        return ns
 
     def _session(self) -> DesignSession:
         if self.session is None:
@@ -307,6 +309,10 @@ class DesignLogMagics(Magics):
         view.entry = entry
         self._refresh_panel()
         self._show(view, entry)
+        if outcome.figure:
+            from IPython.display import SVG
+
+            display(SVG(data=outcome.figure))
         return entry
 
     def _show(self, view: StepView, entry: Entry | None) -> None:
@@ -392,7 +398,7 @@ class DesignLogMagics(Magics):
         paths = _bindings(args.paths or [], "%designlog start")
         if "experiment_dir" in paths:
             raise UsageError("%designlog start: experiment_dir is bound to EXPERIMENT_DIR")
-        pending = ()
+        pending: tuple[Entry, ...] = ()
         if self.session is not None:
             old = self.session.log
             if old.pending and old.experiment_dir.resolve() == directory.resolve():

@@ -320,7 +320,7 @@ def entries_in_outputs(nb: Any) -> list[ShownEntry]:
     """Every entry the outputs show: from records' JSON, and parsed from the plain text of other
     outputs (each magic's output holds its entry as log text). Entries marked
     ``(not logged)`` were shown without being written, and are left out."""
-    shown = []
+    shown: list[ShownEntry] = []
     for number, output in _outputs(nb):
         data = output.get("data", {})
         document = data.get(RECORD_MIMETYPE)
@@ -681,8 +681,10 @@ def export_notebook(
     if to == "html":
         from nbconvert import HTMLExporter
 
-        exporter = HTMLExporter(template_name="basic", embed_images=True, exclude_anchor_links=True)
-        body, _ = exporter.from_notebook_node(static, resources=resources)
+        html_exporter = HTMLExporter(
+            template_name="basic", embed_images=True, exclude_anchor_links=True
+        )
+        body, _ = html_exporter.from_notebook_node(static, resources=resources)
         text = _html_page(path.stem, body, snapshot, how)
     else:
         from nbconvert import MarkdownExporter

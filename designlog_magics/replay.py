@@ -19,10 +19,13 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from .entry import Entry
 from .exceptions import DesignLogError
 from .expansion import expand
+from .probes.commands import CommandOutcome
+from .readonly import ReadCommand
 from .session import last_bindings
 from .store import LOG_FILENAME, read_log
 
@@ -39,6 +42,12 @@ MEANING = {
     "summary": "the file exists and its plan gives the same Result",
     "other reads": "the same summary of the output (ls, du, stat, wc, head, grep)",
 }
+
+
+class _Item(Protocol):
+    def __call__(
+        self, status: str, reason: str = "", now: str = "", commands: Sequence[str] = ()
+    ) -> Replayed: ...
 
 
 class ReplayError(DesignLogError):
@@ -189,7 +198,7 @@ def replay_entry(
         return item(FAILED, f"{type(exc).__name__}: {exc}")
 
 
-def _replay_summary(entry: Entry, command: str, paths: Mapping[str, str], item) -> Replayed:  # type: ignore[no-untyped-def]
+def _replay_summary(entry: Entry, command: str, paths: Mapping[str, str], item: _Item) -> Replayed:
     from .summary import GENERATED_MARKER, summary_result
 
     target = Path(expand(command.removeprefix("Created ").strip(), {}, paths).run)
@@ -203,10 +212,10 @@ def _replay_summary(entry: Entry, command: str, paths: Mapping[str, str], item) 
     return item(REPRODUCED if now == logged else CHANGED, "the file is checked, not run", now)
 
 
-def _replay_commands(  # type: ignore[no-untyped-def]
-    entry: Entry, command: str, paths: Mapping[str, str], timeout: float, item
+def _replay_commands(
+    entry: Entry, command: str, paths: Mapping[str, str], timeout: float, item: _Item
 ) -> Replayed:
-    from .readonly import ReadCommand, judge_command, split_command_lines
+    from .readonly import judge_command, split_command_lines
 
     lines = split_command_lines(command)
     cwd_written = entry.get("Working Directory")
@@ -239,7 +248,7 @@ def _replay_commands(  # type: ignore[no-untyped-def]
     for read, logged in pairs:
         if read.program == "designlog":
             now = _run_verb(read, paths)
-            statuses.append(_judge_verb(read.verb, logged, now))
+            statuses.append(_judge_verb(read.verb or "", logged, now))
         else:
             outcome = _run_shell(read, cwd, timeout)
             if outcome.timed_out or outcome.returncode is None:
@@ -255,18 +264,18 @@ def _replay_commands(  # type: ignore[no-untyped-def]
     return item(worst[0], reason, now, lines)
 
 
-def _compare(item, logged: str, now: str, refused: list[str], lines: list[str]) -> Replayed:  # type: ignore[no-untyped-def]
+def _compare(item: _Item, logged: str, now: str, refused: list[str], lines: list[str]) -> Replayed:
     status = REPRODUCED if now == logged else CHANGED
     return item(status, "; ".join(refused), now, lines)
 
 
-def _run_shell(read, cwd: str | None, timeout: float):  # type: ignore[no-untyped-def]
+def _run_shell(read: ReadCommand, cwd: str | None, timeout: float) -> CommandOutcome:
     from .readonly import run_pipeline
 
-    return run_pipeline(read.stages, timeout=timeout, cwd=cwd)
+    return run_pipeline(read, timeout=timeout, cwd=cwd)
 
 
-def _run_verb(read, paths: Mapping[str, str]) -> str:  # type: ignore[no-untyped-def]
+def _run_verb(read: ReadCommand, paths: Mapping[str, str]) -> str:
     """A ``designlog`` read verb, run in this process through the step its magic calls."""
     from . import steps
     from .cli import build_parser
@@ -317,7 +326,7 @@ def _judge_need(logged: str, now: str) -> tuple[str, str, str]:
     return CHANGED, "there is enough space now; the log says there was not", now
 
 
-def _judge_shell(read, logged: str, outcome) -> tuple[str, str, str]:  # type: ignore[no-untyped-def]
+def _judge_shell(read: ReadCommand, logged: str, outcome: CommandOutcome) -> tuple[str, str, str]:
     from .probes.commands import summarize
 
     now = summarize(" ".join(_shell_words(read)), outcome)
@@ -330,7 +339,7 @@ def _judge_shell(read, logged: str, outcome) -> tuple[str, str, str]:  # type: i
     return (REPRODUCED, "", now) if now == logged else (CHANGED, "", now)
 
 
-def _shell_words(read) -> list[str]:  # type: ignore[no-untyped-def]
+def _shell_words(read: ReadCommand) -> list[str]:
     import shlex
 
     words: list[str] = []

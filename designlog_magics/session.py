@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .entry import START_ACTION, Entry, new_entry
+from .entry import Entry, new_entry
 from .expansion import Expanded, collapse_paths, expand
+from .spec import START_ACTION
 from .store import DesignLog
 
 

@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import os
 import re
+import shlex
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +88,7 @@ class StepOutcome:
     view: StepView = field(default_factory=StepView)
     value: Any = None  # what ``-o VAR`` receives
     data: Any = None  # what ``--json`` prints
+    figure: str | None = None  # an SVG the edge shows beside the view
 
     @property
     def result(self) -> str:
@@ -233,10 +235,15 @@ def search(args: argparse.Namespace, ctx: StepContext, cell: str | None = None) 
         return _search_sacct(args, explanation)
     if not args.root:
         raise StepError("give ROOT, the tree to search (or --sacct)")
-    from .probes.runs import DEFAULT_NAME, find_command, search_runs
+    from .probes.runs import DEFAULT_MIN_SIZE, DEFAULT_NAME, find_command, search_runs
 
     root = ctx.run_path(args.root)
     name = args.name or DEFAULT_NAME
+    like = like_from_words(args.like or [])
+    if like:
+        return _search_like(args, ctx, root, name, like, explanation)
+    if args.min_size is None:
+        args.min_size = DEFAULT_MIN_SIZE
     try:
         with ctx.progress(f"searching {root}") as progress:
             found = search_runs(
@@ -279,11 +286,55 @@ def _search_options(args: argparse.Namespace, name: str) -> list[str]:
         words.append(option("--name", name))
     if args.path != DEFAULT_PATH:
         words.append(option("--path", args.path))
-    if args.min_size != DEFAULT_MIN_SIZE:
+    if args.min_size is not None and (args.min_size != DEFAULT_MIN_SIZE or args.like):
         words.append(option("--min-size", args.min_size))
     if args.limit is not None:
         words.append(option("--limit", args.limit))
+    if args.like:
+        words.append("--like")
+        words.extend(shlex.quote(word) for word in args.like)
     return words
+
+
+def _search_like(
+    args: argparse.Namespace,
+    ctx: StepContext,
+    root: str,
+    name: str,
+    like: Mapping[str, str],
+    explanation: str | None,
+) -> StepOutcome:
+    """Prior runs ranked by how like the plan they are; a failed run is listed, never used."""
+    from .display import RunTable
+    from .probes.runtable import describe_ranking, search_like
+
+    try:
+        with ctx.progress(f"reading the runs under {root}") as progress:
+            found, ranked = search_like(
+                root,
+                like,
+                name=name,
+                path=args.path,
+                min_size=args.min_size,
+                limit=args.limit,
+                progress=lambda n: progress.update(f"{n:,} runs"),
+            )
+    except FileNotFoundError:
+        raise StepError(f"no such directory: {root}") from None
+    except ValueError as exc:
+        raise StepError(str(exc)) from None
+    command = verb_command("search", quote_path(ctx.log_path(root)), *_search_options(args, name))
+    table = RunTable(ranked)
+    view = StepView(notes=[f"searched {root}"])
+    view.outputs.append(("runs, best match first", table.text(), ""))
+    entry = _entry(
+        "SEARCH_PRIOR_RUNS",
+        "Looking for similar experiments",
+        command=command,
+        result=describe_ranking(ranked),
+        explanation=explanation,
+    )
+    return StepOutcome(entry, view, table, table.as_json())
 
 
 def _search_sacct(args: argparse.Namespace, explanation: str | None) -> StepOutcome:
@@ -312,23 +363,59 @@ def _search_sacct(args: argparse.Namespace, explanation: str | None) -> StepOutc
 _JOB_ID_RE = re.compile(r"\d+(?:_\d+)?")
 
 
-def speed(args: argparse.Namespace, ctx: StepContext) -> StepOutcome:
-    """EXTRACT_SPEED: the steady training speed of a prior run, from its file or its job id."""
-    from .probes.speed import extract_speed
+class RunSpeed(float):
+    """What ``%log_speed -o VAR`` stores: the it/s to plan with, and the run's other figures.
 
-    notes = []
-    if _JOB_ID_RE.fullmatch(args.source):
+    It is a float (``steps / speed`` works as before), and ``speed.tokens_per_s`` gives the
+    tokens per second per GPU, for estimates that divide tokens instead of steps.
+    """
+
+    its: float
+    tokens_per_s: float | None
+    run: str
+    outcome: str
+    config: dict[str, Any]
+
+    def __new__(cls, its: float, **facts: Any) -> RunSpeed:
+        value = super().__new__(cls, its)
+        value.its = its
+        value.tokens_per_s = facts.get("tokens_per_s")
+        value.run = facts.get("run") or ""
+        value.outcome = facts.get("outcome") or ""
+        value.config = facts.get("config") or {}
+        return value
+
+
+def _resolve_source(source: str, ctx: StepContext, notes: list[str]) -> str:
+    if _JOB_ID_RE.fullmatch(source):
         from .probes import slurm
 
         try:
-            path = slurm.resolve_output(args.source)
+            path = slurm.resolve_output(source)
         except slurm.SlurmError as exc:
-            raise StepError(f"job {args.source}: {exc}") from None
-        notes.append(f"job {args.source}: {path}")
+            raise StepError(f"job {source}: {exc}") from None
+        notes.append(f"job {source}: {path}")
     else:
-        path = ctx.run_path(args.source)
+        path = ctx.run_path(source)
     if not os.path.isfile(path):
         raise StepError(f"no such file: {path}")
+    return path
+
+
+def speed(args: argparse.Namespace, ctx: StepContext) -> StepOutcome:
+    """EXTRACT_SPEED: how fast a prior run went (it/s and tokens/s), what it was and how it
+    ended; for an inspect-ai evaluation, its time, tokens and samples per second."""
+    from .probes.evals import looks_like_eval
+    from .probes.runfacts import read_run_facts
+    from .probes.speed import extract_speed
+    from .probes.tokens import read_tokens_per_second
+
+    notes: list[str] = []
+    path = _resolve_source(args.source, ctx, notes)
+    words = [quote_path(ctx.log_path(path))] + (["--full"] if args.full else [])
+    command = verb_command("speed", *words)
+    if looks_like_eval(path):
+        return _eval_speed(path, command, args, notes)
     try:
         with ctx.progress(f"reading {Path(path).name}") as progress:
             report = extract_speed(
@@ -340,23 +427,127 @@ def speed(args: argparse.Namespace, ctx: StepContext) -> StepOutcome:
             )
     except OSError as exc:
         raise StepError(f"cannot read {path}: {exc.strerror}") from None
+    facts = read_run_facts(path)
+    config = facts.config
+    output_dirs = [config.output_dir] if config is not None and config.output_dir else []
+    tokens = read_tokens_per_second(path, output_dirs=output_dirs)
     run_name = next((p for p in reversed(Path(path).parts[:-1]) if p.startswith("ck-out-")), None)
-    brief = (
-        f"Analyzing {run_name} for training speed"
-        if run_name
-        else ("Analyzing prior run for training speed")
-    )
-    words = [quote_path(ctx.log_path(path))] + (["--full"] if args.full else [])
+    brief = f"Analyzing {run_name or 'prior run'} for training speed"
+    like = like_from_words(getattr(args, "like", None) or [])
+    warning = _transfer_warning(path, like) if like else None
+    its = getattr(report, "plan_its", report.speed_its)
     entry = _entry(
         "EXTRACT_SPEED",
         brief,
-        command=verb_command("speed", *words),
+        command=command,
         result=report.summary(),
+        run=config.describe() if config is not None else None,
+        outcome=_outcome_text(facts.outcome) if facts.outcome.state != "unknown" else None,
+        tokens=_tokens_text(tokens) if tokens.tokens_per_s else None,
+        warning=warning,
         error=None if report.ok else report.error,
         explanation=default_explanation("EXTRACT_SPEED", args.explain),
     )
     view = StepView(notes=[*notes, report.detail()])
-    return StepOutcome(entry, view, report.speed_its if report.ok else None, _facts(report))
+    value = None
+    if report.ok and its:
+        value = RunSpeed(
+            its,
+            tokens_per_s=tokens.tokens_per_s,
+            run=run_name or "",
+            outcome=facts.outcome.state,
+            config=dict(config.raw) if config is not None else {},
+        )
+    data = {
+        **_facts(report),
+        "plan_its": its,
+        "tokens": _facts(tokens),
+        "config": _facts(config),
+        "outcome": _facts(facts.outcome),
+    }
+    return StepOutcome(entry, view, value, data, figure=_speed_figure(report, tokens))
+
+
+def _outcome_text(outcome: Any) -> str:
+    """How the run ended, as a planner reads it: a killed run's speed still counts."""
+    what = {
+        "completed": "completed",
+        "timeout": "killed at its time limit",
+        "cancelled": "cancelled",
+        "oom": "ran out of memory",
+        "failed": "crashed",
+        "running": "still running",
+    }.get(outcome.state, outcome.state)
+    done = outcome.describe().partition(": ")[2]
+    text = f"{what} ({done})" if done else what
+    if outcome.state in ("timeout", "cancelled", "running"):
+        text += "; the speed of the steps it ran still counts"
+    if outcome.state in ("oom", "failed") and outcome.detail:
+        text += f": {outcome.detail}"
+    return text
+
+
+def _tokens_text(tokens: Any) -> str:
+    figure = f"{tokens.tokens_per_s:,.0f} tokens/s per GPU"
+    if tokens.kind == "last-step":
+        return f"{figure} (the last step's value in the wandb summary, not a mean)"
+    source = "torchtune's metric log" if "disk-log" in (tokens.source or "") else "the output"
+    return (
+        f"{figure} (median of {tokens.samples:,} steps after {tokens.excluded_warmup:,} "
+        f"warmup, from {source})"
+    )
+
+
+def _eval_speed(path: str, command: str, args: argparse.Namespace, notes: list[str]) -> StepOutcome:
+    from .probes.evals import read_eval_run
+
+    run = read_eval_run(path)
+    ok = run.total_seconds is not None
+    entry = _entry(
+        "EXTRACT_SPEED",
+        f"Analyzing {run.task or Path(path).name} for evaluation throughput",
+        command=command,
+        result=run.summary() if ok else "Failed: no evaluation summary found",
+        error=None if ok else run.error or "no evaluation summary found",
+        explanation=args.explain
+        or "Measuring evaluation throughput so evaluation time is estimated from a run",
+    )
+    return StepOutcome(entry, StepView(notes=notes), run if ok else None, _facts(run))
+
+
+def like_from_words(words: Sequence[str]) -> dict[str, str]:
+    """``batch_size=4 model=Llama-3.2-1B-Instruct`` to a mapping (values as written)."""
+    like: dict[str, str] = {}
+    for word in words:
+        key, sep, value = word.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise StepError(
+                f"--like takes KEY=VALUE (a torchtune config key or model=), not {word!r}"
+            )
+        like[key.strip()] = value.strip()
+    return like
+
+
+def _transfer_warning(path: str, like: Mapping[str, str]) -> str | None:
+    from .probes.runtable import record_run, transfer_warning
+
+    try:
+        warning: str | None = transfer_warning(record_run(path), like)
+        return warning
+    except ValueError as exc:
+        raise StepError(f"--like: {exc}") from None
+
+
+def _speed_figure(report: Any, tokens: Any) -> str | None:
+    """The rate over the run as SVG, when matplotlib is installed (an optional extra)."""
+    points = getattr(report, "points", None)
+    if not points:
+        return None
+    try:
+        from .figures import speed_figure
+    except ImportError:
+        return None
+    return speed_figure(report, tokens)
 
 
 # -- calculations ---------------------------------------------------------------------------

@@ -270,6 +270,7 @@ def test_add_appends_with_field_names_and_masking(tmp_path):
         ("Status", "Plan approved"),
         ("Next Steps", "Run scaffold-experiment"),
         ("Command", "HF_TOKEN=**** huggingface-cli download"),
+        ("Origin", "written by hand"),
     )
     assert result.stdout == render(entry)
     # a log file path works as well as its directory; the default is $DESIGNLOG_DIR

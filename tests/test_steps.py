@@ -259,3 +259,28 @@ def test_unload_removes_the_instance_from_the_registry(ip):
     assert "DesignLogMagics" not in ip.magics_manager.registry
     ip.run_line_magic("load_ext", "designlog_magics")
     assert "DesignLogMagics" in ip.magics_manager.registry
+
+
+def test_the_progress_line_is_cleared_when_a_step_fails(ip, resources, monkeypatch):
+    import designlog_magics.magics as magics_module
+
+    shown = []
+
+    class Handle:
+        def update(self, obj):
+            shown.append(("update", repr(obj)))
+
+    def recording_display(obj, display_id=None, **_):
+        shown.append(("display", repr(obj)))
+        return Handle() if display_id else None
+
+    clock = iter([0.0, 5.0, 5.0, 10.0, 10.0, 10.0])
+    monkeypatch.setattr(magics_module, "display", recording_display)
+    monkeypatch.setattr(magics_module.time, "monotonic", lambda: next(clock, 10.0))
+    instance = ip._designlog_magics
+    with pytest.raises(RuntimeError):
+        with instance._interruptible("reading big.out") as progress:
+            progress.update("10 of 500 MB")
+            raise RuntimeError("disk went away")
+    assert shown[0][0] == "display" and "reading big.out: 10 of 500 MB" in shown[0][1]
+    assert shown[-1] == ("update", "")  # the line is replaced by nothing, not left standing

@@ -162,7 +162,7 @@ def run_calculation(source: str, namespace: MutableMapping[str, Any]) -> CalcFac
     before = _values_read_from_outside(tree, namespace)
     try:
         code = compile(tree, "<log_calc>", "exec")
-        exec(code, namespace)  # noqa: S102 - the user's own cell
+        exec(code, namespace)  # type: ignore[arg-type]  # noqa: S102 - the user's own cell
     except Exception as exc:
         line = _failing_line(exc)
         where = f" on line {line}" if line else ""
@@ -193,9 +193,7 @@ def run_calculation(source: str, namespace: MutableMapping[str, Any]) -> CalcFac
         unit = comments.get(statement.end_lineno or statement.lineno, "")
         for name, element in zip(names, elements, strict=True):
             expression = ast.unparse(element)
-            is_input = _is_literal(element) or (
-                isinstance(element, ast.Name) and element.id not in assigned_here
-            )
+            is_input = _is_literal(element) or _reads_earlier_variable(element, assigned_here)
             found.append(
                 Assignment(name, expression, namespace.get(name), unit, is_input, statement.lineno)
             )
@@ -221,8 +219,7 @@ def _values_read_from_outside(tree: ast.Module, namespace: MutableMapping[str, A
     for statement in tree.body:
         value = getattr(statement, "value", None)
         is_input_assignment = isinstance(statement, ast.Assign | ast.AnnAssign) and (
-            value is not None
-            and (_is_literal(value) or (isinstance(value, ast.Name) and value.id not in assigned))
+            value is not None and (_is_literal(value) or _reads_earlier_variable(value, assigned))
         )
         reads = statement.value if isinstance(statement, ast.Assign | ast.AnnAssign) else statement
         if reads is not None and not is_input_assignment:
@@ -243,6 +240,13 @@ def _values_read_from_outside(tree: ast.Module, namespace: MutableMapping[str, A
         for target in _statement_targets(statement):
             assigned.add(target)
     return values
+
+
+def _reads_earlier_variable(node: ast.expr, assigned_here: set[str]) -> bool:
+    """``speed`` or ``speed.tokens_per_s``: a value taken from a variable of an earlier cell."""
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return isinstance(node, ast.Name) and node.id not in assigned_here
 
 
 def _is_plain_value(value: Any) -> bool:

@@ -53,7 +53,7 @@ _INTERRUPTED = re.compile(
 _CANCELLED = re.compile(rf"cancelled \((?P<done>{_N})/{_N} logged\)")
 _BOX = " \t│┃║"
 
-Usage = tuple[str, int, int, int, int | None, int | None, int | None]
+Usage = tuple[str, int | None, int | None, int | None, int | None, int | None, int | None]
 
 
 @dataclass(frozen=True)
@@ -163,7 +163,7 @@ def read_eval_run(path: str | Path) -> EvalRun:
     return EvalRun(
         total_seconds=seconds,
         samples=samples,
-        models=usage,  # type: ignore[arg-type]
+        models=usage,
         total_tokens=total,
         tokens_per_s=total / seconds if total is not None and seconds > 0 else None,
         samples_per_s=samples / seconds if samples is not None and seconds > 0 else None,
@@ -219,10 +219,12 @@ def _footer(before: str, after: str) -> dict | None:
     rest = rest if nxt < 0 else rest[:nxt]
     titles = list(_TITLE.finditer(before))
     title = titles[-1] if titles else None
-    samples = epochs = None
+    samples: int | None = None
+    epochs: int | None = None
     if title:
         epochs = int(title["ep"] or 1)
-        samples = _int(title["n"]) * epochs
+        count = _int(title["n"])
+        samples = count * epochs if count is not None else None
     interrupted = False
     stop = _INTERRUPTED.search(rest) or (
         _CANCELLED.search(before[title.end() :]) if title else None

@@ -3,10 +3,12 @@
 Without flags ``*`` and ``?`` match ``/`` and a leading dot, ``\\`` escapes, and brackets
 take ``!``/``^``, ranges and ``[:class:]``. Names are matched as in a UTF-8 locale, where
 glibc retries a failed match byte by byte (so ``??`` matches ``é``) and matches invalid
-UTF-8 by bytes only. Clean patterns become one C-level regular expression; the rare ones
-with character classes, collating symbols or unterminated brackets are matched by a port of
-glibc's matching loop, quirks included (non-ASCII characters in a ``[:class:]`` follow
-Python's Unicode tables, where glibc's can differ for a few letters).
+UTF-8 by bytes only. Ranges follow C.UTF-8, whose collation orders U+0000..U+00FF only.
+Clean patterns become one C-level regular expression; the rare ones with character classes,
+collating symbols, unterminated brackets or ranges beyond U+00FF are matched by a port of
+glibc's (2.35 on) matching loop, quirks included (non-ASCII characters in a ``[:class:]``
+follow Python's Unicode tables, where glibc's differ for some: superscript digits, combining
+marks, format characters and the like).
 """
 
 from __future__ import annotations
@@ -26,28 +28,39 @@ def glob_matcher(pattern: str) -> Matcher:
 
     In a UTF-8 locale glibc matches by characters and, when that fails, again by bytes (so
     ``??`` matches ``é``); invalid UTF-8 is matched by bytes only. Patterns without ``?`` or
-    ``[`` give the same answer either way and become one C-level regular expression; the
-    others test both ways, still exactly.
+    ``[`` give the same answer either way and, when ASCII, become one C-level regular
+    expression; the others test both ways, still exactly. What counts is a string's bytes
+    (``os.fsencode``), so escaped bytes that form valid UTF-8 are read as the characters.
     """
     if _SURROGATE_RE.search(pattern):
-        by_bytes = _compile(os.fsencode(pattern).decode("latin-1"), _BYTE_CLASSES)
-        return lambda text: by_bytes(_raw(text))
+        pattern = _canonical(pattern)
+        if _SURROGATE_RE.search(pattern):
+            by_bytes = _compile(_raw(pattern), _BYTE_CLASSES)
+            return lambda text: by_bytes(_raw(text))
     by_chars = _compile(pattern, _CLASSES)
-    if "?" not in pattern and "[" not in pattern:
-        return by_chars
-    by_bytes = _compile(os.fsencode(pattern).decode("latin-1"), _BYTE_CLASSES)
+    if "?" not in pattern and "[" not in pattern and pattern.isascii():
+        return by_chars  # ASCII literals, "*" and "\\" match the same by bytes and by chars
+    by_bytes = _compile(_raw(pattern), _BYTE_CLASSES)
+    ascii_pattern = pattern.isascii()  # else even an ASCII name may match by bytes only
 
     def test(text: str) -> object:
-        if text.isascii():
+        if ascii_pattern and text.isascii():
             return by_chars(text)
         if _SURROGATE_RE.search(text):
-            return by_bytes(_raw(text))
+            text = _canonical(text)
+            if _SURROGATE_RE.search(text):
+                return by_bytes(_raw(text))
         return by_chars(text) or by_bytes(_raw(text))
 
     return test
 
 
 _SURROGATE_RE = re.compile("[\udc80-\udcff]")
+
+
+def _canonical(text: str) -> str:
+    """The name ``os.fsdecode`` gives for the same bytes: escapes only for invalid UTF-8."""
+    return os.fsdecode(os.fsencode(text))
 
 
 def _raw(text: str) -> str:
@@ -118,13 +131,8 @@ def _clean_bracket(pattern: str, i: int) -> tuple[str, int] | None:
         if i + 1 < end and pattern[i] == "-" and pattern[i + 1] != "]":
             high = pattern[i + 1]
             i += 2
-            if high == "[":
-                return None
-            if high == "\\":
-                if i >= end:
-                    return None
-                high = pattern[i]
-                i += 1
+            if high in "[\\" or max(low, high) > _LAST_SEQUENCED:
+                return None  # collating symbols, escapes and code points beyond: exact path
         elif i + 1 >= end and i < end and pattern[i] == "-":
             return None  # "[a-" at the very end: an error in glibc
         ranges.append((low, high))
@@ -229,10 +237,21 @@ def _fnmatch(pat: str, p: int, text: str, n: int, classes: _Classes) -> bool:
 def _bracket(pat: str, p: int, fn: str, classes: _Classes) -> int | None:
     """One ``[...]`` (``p`` just after ``[``) against ``fn``: where the pattern goes on, or None.
 
-    Follows glibc, including its handling of an unterminated bracket (a literal ``[`` when
-    nothing in it matched, no match otherwise) and of ill-formed contents (no match).
+    Follows glibc (2.35 on), including its handling of an unterminated bracket and of
+    ill-formed contents (no match). An unterminated bracket is a literal ``[`` whether or not
+    a member matched before its end was found: glibc rescans it from just after the ``[``.
     """
-    p_init = p
+    after = _bracket_scan(pat, p, fn, classes)
+    if after == _UNTERMINATED:
+        return p if fn == "[" else None
+    return after
+
+
+_UNTERMINATED = -1  # the pattern ended inside the bracket
+
+
+def _bracket_scan(pat: str, p: int, fn: str, classes: _Classes) -> int | None:
+    """The members of one bracket against ``fn``: position after it, None, or _UNTERMINATED."""
     negate = pat[p] in "!^"
     if negate:
         p += 1
@@ -288,8 +307,7 @@ def _bracket(pat: str, p: int, fn: str, classes: _Classes) -> int | None:
                     c = pat[p]
                     p += 1
         elif c == "\0":
-            # unterminated: the "[" was an ordinary character after all
-            return p_init if fn == "[" else None
+            return _UNTERMINATED
         else:
             if c == "[" and pat[p] == ".":
                 start = p
@@ -339,6 +357,10 @@ def _range(pat: str, p: int, c: str, low: str, fn: str) -> tuple[bool | None, st
         return False, c, p
     high = pat[p]
     p += 1
+    if fn > _LAST_SEQUENCED:
+        # no collation sequence: glibc gives up on the range before it has read its end (when
+        # that end is the pattern's, it reads on past it, into stale memory; taken here as NUL)
+        return False, pat[p], p + 1
     if high == "[" and pat[p] == ".":
         start = p
         length = 0
@@ -359,20 +381,30 @@ def _range(pat: str, p: int, c: str, low: str, fn: str) -> tuple[bool | None, st
             p += 1
         if high == "\0":
             return None, c, p
-    if low <= fn <= high:
+    hit = fn == low if high > _LAST_SEQUENCED else low <= fn <= high
+    if hit:
         return True, c, p
     return False, pat[p], p + 1
 
 
+# The C.UTF-8 collation gives a sequence (code point order) to U+0000..U+00FF only. A range
+# cannot match a character beyond; one ending beyond matches its start only.
+_LAST_SEQUENCED = "\xff"
+
+
 def _skip_matched(pat: str, p: int, negate: bool) -> int | None:
-    """The rest of a bracket whose member matched: glibc's skipping, with its checks."""
+    """The rest of a bracket whose member matched: glibc's skipping, with its checks.
+
+    Reaching the end of the pattern here is _UNTERMINATED, as in the scan (glibc before 2.35
+    gave no match instead: its bug 28792).
+    """
     while True:
         c = pat[p]
         p += 1
         if c == "]":
             return None if negate else p
         if c == "\0":
-            return None
+            return _UNTERMINATED
         if c == "\\":
             if pat[p] == "\0":
                 return None

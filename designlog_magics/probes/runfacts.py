@@ -270,7 +270,8 @@ class RunConfig:
     def method(self) -> str:
         """``LoRA r8`` / ``QLoRA r16`` / ``DoRA r8`` / ``full`` / the recipe's name."""
         component = (self.model_component or "").lower()
-        model = self.raw.get("model") if isinstance(self.raw.get("model"), dict) else {}
+        node = self.raw.get("model")
+        model: dict[str, Any] = node if isinstance(node, dict) else {}
         if self.lora_rank is not None or "lora" in component or "LoRA" in self.recipe:
             kind = "LoRA"
             if "qlora" in component:
@@ -423,8 +424,8 @@ def _launch_nproc(text: str) -> int | None:
 
 def _datasets(raw: dict[str, Any]) -> tuple[str | None, str | None, tuple[str, ...], bool | None]:
     node = raw.get("dataset")
-    items = node if isinstance(node, list) else [node]
-    items = [d for d in items if isinstance(d, dict)]
+    nodes = node if isinstance(node, list) else [node]
+    items: list[dict[str, Any]] = [d for d in nodes if isinstance(d, dict)]
     components = [c for d in items if (c := _str(d.get("_component_")))]
     sources = [s for d in items if (s := _str(d.get("source")))]
     files: list[str] = []

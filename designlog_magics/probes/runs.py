@@ -220,8 +220,11 @@ def _summary(names: list[str]) -> str:
 
 
 def describe_runs(paths: Iterable[str]) -> str:
-    """The summary for paths printed by a command (the cell form runs its own find)."""
-    cleaned = [p.strip() for p in paths if p and p.strip()]
+    """The summary for paths printed by a command (the cell form runs its own find).
+
+    Sorted by path as the search sorts them: find's order is the directory's, not a fact.
+    """
+    cleaned = sorted(p.strip() for p in paths if p and p.strip())
     return _summary(_run_names(cleaned))
 
 

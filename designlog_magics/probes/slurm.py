@@ -32,6 +32,7 @@ anywhere once scontrol has forgotten the job: then the path has to be given by h
 from __future__ import annotations
 
 import datetime as _dt
+import fnmatch
 import functools
 import os
 import re
@@ -55,6 +56,7 @@ __all__ = [
     "ensure_slurm",
     "parse_elapsed",
     "parse_sacct_output",
+    "name_patterns",
     "query_jobs",
     "resolve_output",
     "sacct_command",
@@ -183,12 +185,29 @@ def _since_text(since: str | _dt.date | None) -> str:
     )
 
 
-def _names_text(name: str | Iterable[str]) -> str:
+_GLOB_CHARS = frozenset("*?[")
+
+
+def _names(name: str | Iterable[str]) -> tuple[str, ...]:
     names = [name] if isinstance(name, str) else list(name)
-    cleaned = [n.strip() for n in names if isinstance(n, str) and n.strip()]
+    cleaned = tuple(n.strip() for n in names if isinstance(n, str) and n.strip())
     if not cleaned or len(cleaned) != len(names):
         raise SacctParseError(f"not a job name (or list of them): {name!r}")
-    return ",".join(cleaned)
+    return cleaned
+
+
+def name_patterns(name: str | Sequence[str] | None) -> tuple[str, ...]:
+    """The job names to match with :func:`fnmatch.fnmatchcase` after sacct answers.
+
+    ``sacct --name`` compares names exactly, so ``ck-out-*`` would find nothing. When
+    any name holds a glob character (``*``, ``?``, ``[``) sacct is asked without
+    ``--name`` and every name given (patterns and exact names alike) filters its answer;
+    otherwise this is empty and the names go to sacct as ``--name``.
+    """
+    if name is None:
+        return ()
+    names = _names(name)
+    return names if any(_GLOB_CHARS & set(n) for n in names) else ()
 
 
 def sacct_command(
@@ -201,13 +220,14 @@ def sacct_command(
     Allocations only (``-X``: no ``.batch``/``.extern`` steps), parsable (``-P``, fields
     split by ``|``), no header (``-n``). ``since`` is a date, a datetime, a sacct time
     (``2025-10-01``, ``now-7days``) or a short age (``7d``, ``12h``, ``2w``); without it
-    the last 30 days. ``name`` is one job name or several; ``user`` defaults to sacct's
-    own default, the user running it.
+    the last 30 days. ``name`` is one job name or several; a name with glob characters
+    leaves ``--name`` out (see :func:`name_patterns`). ``user`` defaults to sacct's own
+    default, the user running it.
     """
     argv = ["sacct", "-X", "-P", "-n", "--format=" + ",".join(SACCT_FIELDS)]
     argv += ["--starttime", _since_text(since)]
-    if name is not None:
-        argv += ["--name", _names_text(name)]
+    if name is not None and not name_patterns(name):
+        argv += ["--name", ",".join(_names(name))]
     if user is not None:
         if not isinstance(user, str) or not user.strip() or any(c.isspace() for c in user):
             raise SacctParseError(f"not a user name: {user!r}")
@@ -378,10 +398,17 @@ class SacctJob:
 
 @dataclass(frozen=True)
 class SacctQuery:
-    """What one sacct call found. ``command`` is the shell line that was run."""
+    """What one sacct call found. ``command`` is the shell line that was run.
+
+    With ``name_filter`` (glob patterns, see :func:`name_patterns`) ``jobs`` holds only
+    the runs whose job name matches one of them, out of the ``listed`` that the command
+    printed; the summary says so, since the command alone prints them all.
+    """
 
     command: str
     jobs: tuple[SacctJob, ...]
+    name_filter: tuple[str, ...] = ()
+    listed: int | None = None
 
     @property
     def usable(self) -> tuple[SacctJob, ...]:
@@ -401,10 +428,18 @@ class SacctQuery:
     def summary(self) -> str:
         """One line, e.g. ``Found 3 prior runs in accounting: 12 train (COMPLETED,
         00:05:12), ...; not used for estimates: 14 train (FAILED, 00:00:03)``."""
+        where = "in accounting"
+        if self.name_filter:
+            listed = len(self.jobs) if self.listed is None else self.listed
+            where += (
+                f" whose job name matches {' or '.join(self.name_filter)} "
+                f"(names filtered by the pattern from the {listed} run"
+                f"{'s' if listed != 1 else ''} sacct listed)"
+            )
         if not self.jobs:
-            return "Found no prior runs in accounting."
+            return f"Found no prior runs {where}."
         count = len(self.jobs)
-        head = f"Found {count} prior run{'s' if count != 1 else ''} in accounting: "
+        head = f"Found {count} prior run{'s' if count != 1 else ''} {where}: "
         usable = _listing(j.describe() for j in self.usable) if self.usable else "none COMPLETED"
         text = head + usable
         if self.unusable:
@@ -487,15 +522,26 @@ def query_jobs(
 ) -> SacctQuery:
     """Prior runs from SLURM accounting (see :func:`sacct_command` for the arguments).
 
+    A ``name`` with glob characters (``ck-out-*``) is matched here, against the job
+    names sacct prints, since sacct matches names exactly (see :func:`name_patterns`);
+    ``command`` is then the sacct line as run and the summary names the pattern.
+
     Raises :class:`SlurmUnavailable` when there is no working accounting here,
     :class:`SlurmError` when sacct refuses the query (e.g. an unknown user) and
     :class:`SacctParseError` when its answer cannot be read.
     """
     argv = sacct_command(name=name, since=since, user=user)
+    patterns = name_patterns(name)
     proc = _run(argv, runner, COMMAND_TIMEOUT)
     if proc.returncode != 0:
         raise _sacct_failure(proc)
-    return SacctQuery(command=shlex.join(argv), jobs=parse_sacct_output(proc.stdout or ""))
+    jobs = parse_sacct_output(proc.stdout or "")
+    if not patterns:
+        return SacctQuery(command=shlex.join(argv), jobs=jobs)
+    matching = tuple(j for j in jobs if any(fnmatch.fnmatchcase(j.name, p) for p in patterns))
+    return SacctQuery(
+        command=shlex.join(argv), jobs=matching, name_filter=patterns, listed=len(jobs)
+    )
 
 
 # ------------------------------------------------------------------ output files

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import shlex
 import subprocess
 import time
 
@@ -524,3 +525,135 @@ def test_resolve_output_when_controller_is_down(tmp_path):
     runner.answers["sacct"] = (0, "", "")
     with pytest.raises(OutputNotFound, match="scontrol failed: .*Unable to contact"):
         resolve_output("12", runner=runner)
+
+
+# ------------------------------------------------------------------ name patterns
+
+# What `sacct -X -P -n --format=JobID,JobName,State,ExitCode,Elapsed,WorkDir` prints, as
+# SLURM's src/common/print_fields.c writes it for --parsable2 (PRINT_FIELDS_PARSABLE_NO_ENDING:
+# "value|" for every field but the last, no trailing "|", one "\n" per row, no header with
+# -n); State "CANCELLED by UID" and ExitCode "%d:%d" as src/sacct/print.c formats them.
+PATTERN_ROWS = """\
+21|ck-out-a|COMPLETED|0:0|00:01:05|/scratch/ck-out-a
+22|ck-out-b|FAILED|1:0|00:00:04|/scratch/ck-out-b
+23|other|COMPLETED|0:0|00:00:30|/scratch/other
+24|ck-out-|CANCELLED by 0|0:15|00:00:02|/scratch/x
+25|CK-OUT-c|COMPLETED|0:0|00:00:09|/scratch/y
+26_1|ck-out-sweep|COMPLETED|0:0|00:00:12|/scratch/sweep
+27|xck-out-a|COMPLETED|0:0|00:00:12|/scratch/z
+"""
+
+# A stand-in for sacct on PATH: it records its arguments and, like sacct (src/sacct/options.c
+# puts each --name into job_cond->jobname_list, compared whole), keeps only rows whose name
+# is exactly one of a comma-separated --name.
+FAKE_SACCT = r"""
+printf '%s\n' "$@" > "$HERE/argv"
+names=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --name) names="$2"; shift 2;;
+    --name=*) names="${1#--name=}"; shift;;
+    *) shift;;
+  esac
+done
+awk -F'|' -v names="$names" '
+  BEGIN { n = split(names, want, ","); for (i = 1; i <= n; i++) keep[want[i]] = 1 }
+  names == "" || ($2 in keep)
+' "$HERE/rows"
+"""
+
+
+@pytest.fixture
+def fake_sacct(monkeypatch, tmp_path):
+    (tmp_path / "rows").write_text(PATTERN_ROWS)
+    _fake_program(tmp_path, "sacct", f"HERE={tmp_path}\n" + FAKE_SACCT)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    monkeypatch.delenv("SLURM_CONF", raising=False)
+    return tmp_path
+
+
+def _argv(fake_sacct):
+    return (fake_sacct / "argv").read_text().split("\n")[:-1]
+
+
+def test_the_fake_sacct_matches_names_exactly_as_sacct_does(fake_sacct):
+    # the fault being fixed: a pattern given to sacct as --name finds nothing
+    out = subprocess.run(
+        ["sacct", "-X", "-P", "-n", "--name", "ck-out-*"], capture_output=True, text=True
+    )
+    assert out.stdout == ""
+    out = subprocess.run(["sacct", "--name", "other,ck-out-b"], capture_output=True, text=True)
+    assert [ln.split("|")[0] for ln in out.stdout.splitlines()] == ["22", "23"]
+
+
+def test_a_glob_name_is_matched_here_not_by_sacct(fake_sacct):
+    query = query_jobs(name="ck-out-*", since="2025-10-01")
+    # fnmatchcase: case-sensitive, whole name; "ck-out-" matches "ck-out-*" too
+    assert [j.job_id for j in query.jobs] == ["21", "22", "24", "26_1"]
+    assert [j.name for j in query.jobs] == ["ck-out-a", "ck-out-b", "ck-out-", "ck-out-sweep"]
+    assert "--name" not in _argv(fake_sacct)
+    # the logged command is the one that ran, and running it prints all 7 rows
+    assert query.command == sacct_command_line(name="ck-out-*", since="2025-10-01")
+    assert query.command == (f"sacct -X -P -n {FORMAT} --starttime 2025-10-01")
+    assert _argv(fake_sacct) == shlex.split(query.command)[1:]
+    assert query.name_filter == ("ck-out-*",) and query.listed == 7
+    assert [j.job_id for j in query.usable] == ["21", "26_1"]
+    summary = query.summary()
+    assert summary.startswith(
+        "Found 4 prior runs in accounting whose job name matches ck-out-* "
+        "(names filtered by the pattern from the 7 runs sacct listed): 21 ck-out-a (COMPLETED, "
+    )
+    assert "not used for estimates: 22 ck-out-b (FAILED, 00:00:04), 24 ck-out- (CANCELLED" in (
+        summary
+    )
+    assert "other" not in summary and "CK-OUT" not in summary and "xck" not in summary
+
+
+@pytest.mark.parametrize(
+    ("name", "ids"),
+    [
+        ("ck-out-?", ["21", "22"]),
+        ("ck-out-[ab]", ["21", "22"]),
+        ("ck-out-[!a]", ["22"]),
+        ("*out-a", ["21", "27"]),
+        (["other", "ck-out-[a]"], ["21", "23"]),  # an exact name beside a pattern still counts
+        ("no-such-*", []),
+    ],
+)
+def test_glob_forms(fake_sacct, name, ids):
+    query = query_jobs(name=name)
+    assert [j.job_id for j in query.jobs] == ids
+    assert "--name" not in _argv(fake_sacct)
+
+
+def test_exact_names_still_go_to_sacct(fake_sacct):
+    query = query_jobs(name=["other", "ck-out-b"], since="2025-10-01")
+    assert _argv(fake_sacct)[-2:] == ["--name", "other,ck-out-b"]
+    assert [j.job_id for j in query.jobs] == ["22", "23"]
+    assert query.name_filter == () and query.listed is None
+    assert query.command.endswith("--starttime 2025-10-01 --name other,ck-out-b")
+    assert query.summary().startswith("Found 2 prior runs in accounting: 23 other (COMPLETED")
+
+
+def test_a_pattern_matching_nothing_says_what_was_filtered(fake_sacct):
+    query = query_jobs(name="ck-out-z*")
+    assert query.jobs == () and query.listed == 7
+    assert query.summary() == (
+        "Found no prior runs in accounting whose job name matches ck-out-z* "
+        "(names filtered by the pattern from the 7 runs sacct listed)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "patterns"),
+    [
+        (None, ()),
+        ("train", ()),
+        (["a", "b"], ()),
+        ("ck-*", ("ck-*",)),
+        (" ck-? ", ("ck-?",)),
+        (["a", "[bc]"], ("a", "[bc]")),
+    ],
+)
+def test_name_patterns(name, patterns):
+    assert slurm.name_patterns(name) == patterns

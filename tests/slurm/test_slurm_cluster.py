@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
+import shlex
 import subprocess
 import time
 
@@ -117,7 +119,9 @@ def test_query_jobs_filters_by_name_and_includes_array_tasks(slurm_runs, slurm_c
     )
     assert all(j.usable for j in sweep.jobs)
     everything = query_jobs(since=slurm_runs.since, runner=slurm_cluster.runner)
-    assert {j.job_id for j in everything.jobs} == set(slurm_runs.job_ids.values())
+    # other modules' jobs may have run in the same window: keep those of slurm_runs' tree
+    ours = {j.job_id for j in everything.jobs if j.workdir.startswith(f"{slurm_runs.scratch}/")}
+    assert ours == set(slurm_runs.job_ids.values())
     nothing = query_jobs(name="no-such-run", since=slurm_runs.since, runner=slurm_cluster.runner)
     assert nothing.jobs == ()
     assert nothing.summary() == "Found no prior runs in accounting."
@@ -234,3 +238,50 @@ def test_default_runner_with_slurm_env(slurm_env, slurm_runs):
     assert len(query.usable) == 4 and len(query.unusable) == 2
     fast = slurm_runs["fast"]
     assert resolve_output(fast.job_id) == str(fast.output)
+
+
+def test_a_glob_name_finds_the_runs_whose_names_match(slurm_cluster, tmp_path):
+    # sacct --name compares whole names: the pattern is matched by the probe instead
+    script = tmp_path / "quick.sbatch"
+    script.write_text("#!/bin/bash\n#SBATCH --time=00:01:00\nsleep 1\n")
+    since = dt.datetime.now().replace(microsecond=0) - dt.timedelta(seconds=2)
+    ids = {}
+    for name in ("ck-out-a", "ck-out-b", "other"):
+        ids[name] = slurm_cluster.submit(script, tmp_path, f"--job-name={name}")
+    for job_id in ids.values():
+        slurm_cluster.wait(job_id)
+        slurm_cluster.sacct_row(job_id)
+    # sacct -j shows an ended job at once, a --starttime window only a little later
+    # (seen: a few seconds after a long job's end): wait for the window to list all three
+    deadline = time.monotonic() + 30
+    while not set(ids.values()) <= {
+        j.job_id for j in query_jobs(since=since, runner=slurm_cluster.runner).jobs
+    }:
+        assert time.monotonic() < deadline, "sacct --starttime did not list the jobs"
+        time.sleep(0.5)
+    raw = slurm_cluster.run(
+        "sacct",
+        "-X",
+        "-P",
+        "-n",
+        "--starttime",
+        since.isoformat(),
+        "--name",
+        "ck-out-*",
+        "--format=JobID",
+    )
+    assert raw.stdout.strip() == ""  # what passing the pattern through found
+    query = query_jobs(name="ck-out-*", since=since, runner=slurm_cluster.runner)
+    assert sorted((j.job_id, j.name) for j in query.jobs) == sorted(
+        (ids[n], n) for n in ("ck-out-a", "ck-out-b")
+    )
+    assert "--name" not in query.command
+    assert query.listed is not None and query.listed >= 3
+    # the logged command, run again, lists the jobs the pattern was applied to
+    rerun = slurm_cluster.run(*shlex.split(query.command))
+    listed = {ln.split("|")[1] for ln in rerun.stdout.splitlines() if ln}
+    assert {"ck-out-a", "ck-out-b", "other"} <= listed
+    assert "whose job name matches ck-out-* (names filtered by the pattern" in query.summary()
+    exact = query_jobs(name="ck-out-a", since=since, runner=slurm_cluster.runner)
+    assert [j.job_id for j in exact.jobs] == [ids["ck-out-a"]]
+    assert "--name ck-out-a" in exact.command
