@@ -559,3 +559,22 @@ def test_points_are_bounded_and_marked(tmp_path):
         }
         steady = [p.rate_its for p in report.points if p.kind == "steady"]
         assert close_to(sorted(steady)[len(steady) // 2], 5.0, 0.03)
+
+
+# -- real SLURM outputs (tests/data/real_slurm: the job measured its own training seconds) ---
+REAL = Path(__file__).resolve().parents[1] / "data" / "real_slurm"
+
+
+@pytest.mark.parametrize("mode", ("auto", "full"))
+@pytest.mark.parametrize("name", ["drift", "newline", "slow", "timeout"])
+def test_real_slurm_outputs_give_the_measured_throughput(name, mode):
+    measured = json.loads((REAL / f"{name}.truth.json").read_text())
+    truth = measured["steps"] / measured["train_seconds"]
+    report = extract_speed(REAL / f"{name}.out", mode=mode)
+    assert report.ok, report.error
+    assert close_to(report.plan_its, truth, 0.03), (report.summary(), truth)
+    assert report.plan_its == report.throughput_its
+    if name in ("drift", "newline"):  # the speed fell mid-epoch: the median is further off
+        assert abs(report.speed_its / truth - 1) > 2 * abs(report.throughput_its / truth - 1)
+    if name == "newline":
+        assert b"\r" not in (REAL / "newline.out").read_bytes()  # one print per line

@@ -24,8 +24,8 @@ class SpeedPoint(NamedTuple):
 
     ``order``: the print's byte offset in the file (file order; in sampled mode only the
     parts read have points); ``n`` and ``elapsed_s``: tqdm's counters of its bar (each epoch
-    restarts both); ``rate_its``: tqdm's smoothed rate (None for a pause or a validation,
-    which are marked at the training print around them); ``kind``: one of ``POINT_KINDS``,
+    restarts both); ``rate_its``: tqdm's smoothed rate (a validation is marked with the rate
+    before it, a pause with the one after; None if unknown); ``kind``: one of ``POINT_KINDS``,
     ``steady`` being the stretch the throughput counts.
     """
 

@@ -308,7 +308,9 @@ class _Scanner:
                 prior = _TT_STEP.search(buf, _print_start(buf, before_at, lo), hi)
                 if after and prior:
                     acc.split(int(prior[1]), before, int(after[1]), second)
-                    self._point(after.start(), int(after[1]), second, None, "pause")
+                    rate = _RATE.search(buf, after.end(), hi)
+                    token = rate[1] if rate else None
+                    self._point(after.start(), int(after[1]), second, token, "pause")
             before, before_text = second, text
 
     def _sample_points(self, buf: bytes, lo: int, hi: int) -> None:
@@ -408,7 +410,8 @@ class _Scanner:
             cur.brk = True
             if kind == "validation":
                 cur.runs += 1
-            self._point(at, cur.last_n, cur.last_t, None, kind if kind == "validation" else "pause")
+            mark = kind if kind == "validation" else "pause"
+            self._point(at, cur.last_n, cur.last_t, cur.step_token or None, mark)
         if token != _QUESTION and self.cur is not None:
             if kind == "validation":
                 self.cur.validation += 1
