@@ -26,7 +26,10 @@ def speed_figure(report: Any, tokens: Any = None) -> str | None:
     points = list(getattr(report, "points", None) or ())
     if not points:
         return None
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:  # the optional extra is not installed: no figure
+        return None
 
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure

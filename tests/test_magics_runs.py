@@ -158,7 +158,7 @@ def test_whole_design_session_reads_back_like_the_specification(ip, resources, s
     assert got["VERIFY_DATASET"].get("Result").startswith("File exists, ")
     assert got["SEARCH_PRIOR_RUNS"].get("Command") == ("designlog search {scratch_dir} --limit 5")
     assert got["SEARCH_PRIOR_RUNS"].get("Result").startswith("Found 4 similar runs: ")
-    assert got["EXTRACT_SPEED"].get("Result").startswith("Average speed after warmup: 4.3")
+    assert got["EXTRACT_SPEED"].get("Result").startswith("Throughput after warmup: 4.")
     calc = got["CALCULATE_TIME"]
     assert [k for k, _ in calc.fields] == ["Input", "Calculation", "Result"]
     assert calc.get("Input").startswith("samples=8000, batch_size=4, speed=4.3")

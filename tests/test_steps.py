@@ -133,7 +133,7 @@ def test_a_verb_prints_the_result_the_magic_logs_first(ip, resources, prior_run)
     done = verb("speed", prior_run)
     assert done.returncode == 0
     assert done.stdout.splitlines()[0] == entry.get("Result")
-    assert "after warmup: 8.17 it/s" in done.stdout.splitlines()[0]  # real tqdm, ~8 it/s
+    assert "after warmup: 7.95 it/s" in done.stdout.splitlines()[0]  # real tqdm, ~8 it/s
     missing = verb("verify", "MODEL", resources["models"] / "nope")
     assert missing.returncode == 1
     assert missing.stdout.splitlines()[0] == "Missing: path does not exist"

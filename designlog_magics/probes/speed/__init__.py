@@ -1,9 +1,15 @@
 """The steady training speed (it/s after warmup) of a prior run, from its SLURM output.
 
-The median of the training rates tqdm printed, leaving out the warmup, validation bars,
-the dip after each validation and the re-printed average of a finished bar; read without
-holding the file, and without reading all of a large one. ``extract_speed`` is the entry
-point; the print scanner, the rules, the way of reading and the report are its modules.
+Two figures. The throughput, the one to plan with: steps per second of training after the
+warmup, from tqdm's own counters (``n`` over elapsed, ``| 123/2000 [01:02<...``) over the
+steady stretches, validation bars, jumps in elapsed (a checkpoint save) and the gaps between
+epochs (each a bar of its own) left out. And the median of the smoothed rates tqdm printed,
+leaving out the warmup, validation bars, the dip after each validation and the re-printed
+average of a finished bar; the two part when the speed drifts within a run, or in a short
+one whose smoothed rate still lags a slow start. Prints may start with ``\r`` (as tqdm
+writes them) or each be a line. Read without holding the file, and without reading all of
+a large one. ``extract_speed`` is the entry point; the print scanner, the rules, the way of
+reading and the report are its modules.
 """
 
 from __future__ import annotations
@@ -12,10 +18,17 @@ import os
 from collections.abc import Callable
 
 from .reading import _Reader, _scan_file
-from .report import EpochSpeed, SpeedReport, grep_command
+from .report import EpochSpeed, SpeedPoint, SpeedReport, grep_command
 from .stats import _report
 
-__all__ = ["EpochSpeed", "SpeedReport", "extract_speed", "grep_command"]
+__all__ = [
+    "EpochSpeed",
+    "SpeedPoint",
+    "SpeedReport",
+    "extract_speed",
+    "grep_command",
+    "speed_points",
+]
 
 
 def extract_speed(
@@ -40,3 +53,8 @@ def extract_speed(
     if b"DUE TO TIME LIMIT" in tail or b"CANCELLED AT" in tail:
         notes.append("the job was cancelled (time limit): its last epoch has no final bar")
     return _report(name, scanner, used, reader.read, reader.size, notes)
+
+
+def speed_points(path: str | os.PathLike[str]) -> tuple[SpeedPoint, ...]:
+    """The updates of a run for a plot of its rate (``SpeedReport.points``)."""
+    return extract_speed(path).points

@@ -28,10 +28,13 @@ from .scanner import (
     _VALID_WORD,
     _VALIDATION,
     _Epoch,
+    _next_print,
     _print_start,
     _Scanner,
 )
 from .stats import DIP_UPDATES, _finish
+
+POINTS_MAX = 2000  # points for a plot of the rate: a steady print every size/POINTS_MAX bytes
 
 SMALL_FILE = 4 << 20  # read whole below this
 CHUNK = 4 << 20  # full pass: bytes per read
@@ -73,13 +76,14 @@ class _Reader:
 
 def _full_pass(reader: _Reader, flavor: str, floors: dict[int, float]) -> _Scanner:
     """Every byte, in chunks; prints are never split (cut at the last ``\\r`` or ``\\n``)."""
-    scanner = _Scanner(flavor, floors=floors)
+    scanner = _Scanner(flavor, floors=floors, point_every=_point_every(reader.size))
     offset = 0
     carry = b""
     while offset < reader.size:
         data = reader.pread(offset, CHUNK)
         if not data:
             break
+        scanner.base = offset - len(carry)
         offset += len(data)
         buf = carry + data if carry else data
         if offset >= reader.size:
@@ -93,8 +97,13 @@ def _full_pass(reader: _Reader, flavor: str, floors: dict[int, float]) -> _Scann
         carry = buf[cut:]
         reader.report(offset)
     if carry:
+        scanner.base = reader.size - len(carry)
         scanner.scan(carry, 0, len(carry))
     return scanner
+
+
+def _point_every(size: int) -> int:
+    return max(4096, size // POINTS_MAX)
 
 
 class _Ambiguous(Exception):
@@ -121,7 +130,7 @@ def _sampled(reader: _Reader) -> tuple[_Scanner, list[str]]:
     for label in range(first + 1, last + 1):
         starts.append(_epoch_start(reader, label, starts[-1]))
     bounds = starts[1:] + [size]
-    scanner = _Scanner("torchtune", open_heads=True)
+    scanner = _Scanner("torchtune", open_heads=True, point_every=WINDOW // 4)
     total = max(1, size)
     covered = 0
     for i, label in enumerate(range(first, last + 1)):
@@ -130,7 +139,7 @@ def _sampled(reader: _Reader) -> tuple[_Scanner, list[str]]:
         span = region_end - begin
         count = min(max(2, round(WINDOWS * span / total)), span // (2 * WINDOW))
         windows = [
-            _window(reader, label, at, at + WINDOW)
+            _window(reader, label, at, at + WINDOW, scanner.points)
             for at in (begin + int(span / count * (j + 0.5)) - WINDOW // 2 for j in range(count))
         ]
         if windows:
@@ -151,7 +160,7 @@ def _sampled(reader: _Reader) -> tuple[_Scanner, list[str]]:
             if hi <= pos:
                 continue  # read with the epoch's start
             if lo < pos:
-                lo, hi, seen = _window(reader, label, pos, hi)
+                lo, hi, seen = _window(reader, label, pos, hi, scanner.points)
             acc.merge(seen)
         covered = max(covered, pos, region_end)
         reader.report(bounds[i])
@@ -159,9 +168,11 @@ def _sampled(reader: _Reader) -> tuple[_Scanner, list[str]]:
     return scanner, [f"{last - first + 1} epoch(s) located by bisection"]
 
 
-def _window(reader: _Reader, label: int, start: int, end: int) -> tuple[int, int, _Epoch]:
+def _window(
+    reader: _Reader, label: int, start: int, end: int, points: list[tuple]
+) -> tuple[int, int, _Epoch]:
     """One sampled window, scanned on its own (its state from the bytes before it)."""
-    alone = _Scanner("torchtune", open_heads=False)
+    alone = _Scanner("torchtune", open_heads=False, points=points, point_every=WINDOW // 4)
     seen = alone.epoch(label, head_open=False)
     stop = _read_span(reader, alone, start, end, seen)
     if alone.cur is not seen or len(alone.epochs) != 1:
@@ -210,6 +221,10 @@ def _enter(scanner: _Scanner, buf: bytes, before: int, acc: _Epoch | None) -> No
     C-level searches only: the last bar start or validation print, and how many training
     prints followed it, tell whether the span starts inside a validation bar or its dip.
     """
+    for seen in scanner.epochs.values():  # a jump in the reading: no pause, no segment across
+        seen.close_segment()
+        seen.last_t = -1
+        seen.brk = False
     scanner.cur = acc
     scanner.other = None
     scanner.dip_left = 0
@@ -254,20 +269,22 @@ def _read_span(
     before = min(CONTEXT, start) if enter else 0
     base = start - before
     buf = reader.pread(base, before + (end - start) + 4096)
-    lo = buf.find(b"\r", before)
+    lo = _next_print(buf, before)
     if lo < 0:
         return end
     limit = end - base
     if end >= reader.size:
         hi = len(buf)
     else:
-        hi = buf.find(b"\r", limit)
+        hi = _next_print(buf, limit)
         if hi < 0:
             hi = min(limit, len(buf))
     if hi <= lo:
         return base + max(hi, lo)
     if enter:
         _enter(scanner, buf, before, acc)
+    scanner.base = base
+    scanner.next_point = max(scanner.next_point, base + lo)
     scanner.scan(buf, lo, hi)
     return base + hi
 
@@ -298,7 +315,7 @@ def _scan_file(reader: _Reader, mode: str) -> tuple[_Scanner, str, list[str], by
         flavor = "torchtune" if _TT_EPOCH.search(data) else "generic"
         first_look = _Scanner(flavor)
         first_look.scan(data, 0, len(data))
-        scanner = _Scanner(flavor, floors=_floors(first_look))
+        scanner = _Scanner(flavor, floors=_floors(first_look), point_every=_point_every(size))
         scanner.scan(data, 0, len(data))
         return scanner, "full", [], data[-4096:]
     sampled: _Scanner | None = None

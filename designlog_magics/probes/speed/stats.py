@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .report import REASONS, EpochSpeed, SpeedReport
+from .report import REASONS, EpochSpeed, SpeedPoint, SpeedReport
 
 if TYPE_CHECKING:
     from .scanner import _Epoch, _Scanner
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 DIP_UPDATES = 30  # updates after a validation that may still show its pause
 HEAD_MIN, HEAD_MAX, HEAD_STEP = 160, 1 << 14, 32  # first updates of a bar kept in order
+POINTS_MAX = 2000  # points for a plot of the rate over the run
 
 
 _values: dict[bytes, float] = {}
@@ -145,6 +146,59 @@ class _Result:
     kept: dict[float, int]  # rate -> prints, for the run's median
     head_values: list[float]
     floor: float | None = None  # lowest steady rate
+    warm: int = 0  # the head's first steady update
+
+
+@dataclass
+class _Time:
+    """Steps and seconds of training in an epoch's steady segments (see ``_throughput``)."""
+
+    steps: int = 0
+    seconds: float = 0
+    segments: int = 0  # stretches timed by whole-second elapsed (each off by < 1 s)
+    warmup_steps: int = 0
+
+    def add(self, other: _Time) -> None:
+        self.steps += other.steps
+        self.seconds += other.seconds
+        self.segments += other.segments
+        self.warmup_steps += other.warmup_steps
+
+
+def _throughput(acc: _Epoch, warm: int) -> _Time:
+    """Steps and seconds after the warmup: the closed segments, the open one, and the head's
+    updates from ``warm`` on, cut where a pause came between two of them.
+
+    Each segment's seconds are the difference of two printed elapsed times (whole seconds,
+    rounded down), so each is off by less than 1 s: the total is off by less than
+    ``segments`` seconds, and the throughput by less than ``segments / seconds``. A short
+    epoch whose every update is in the head is timed from the rates instead
+    (``_seconds_from_rates``), when that agrees with every printed elapsed time.
+    """
+    if not acc.steps and acc.seg_n < 0 and 0 <= warm < len(acc.head) - 1:
+        seconds = _seconds_from_rates(acc.head, warm)
+        if seconds is not None:
+            head = acc.head
+            return _Time(head[-1][3] - head[warm][3], seconds, 0, head[warm][3])
+    time = _Time(acc.steps, acc.seconds, acc.segments)
+    if acc.seg_n >= 0 and acc.last_n > acc.seg_n and acc.last_t >= acc.seg_t:
+        time.steps += acc.last_n - acc.seg_n
+        time.seconds += acc.last_t - acc.seg_t
+        time.segments += 1
+    head = acc.head
+    if head:
+        time.warmup_steps = head[min(warm, len(head) - 1)][3]
+    open_run = False
+    for i in range(warm + 1, len(head)):
+        if head[i][5]:
+            open_run = False
+            continue
+        time.steps += head[i][3] - head[i - 1][3]
+        time.seconds += max(0, head[i][4] - head[i - 1][4])
+        if not open_run:
+            time.segments += 1
+            open_run = True
+    return time
 
 
 def _merge(*histograms: dict[float, int]) -> dict[float, int]:
@@ -196,7 +250,9 @@ def _finish(acc: _Epoch) -> _Result:
             basis = _merge(bulk, *dips, {v: c for v, c, _ in head})
     level = _weighted_median(basis.items())
     if level is None:
-        return _Result(EpochSpeed(acc.label, None, 0, excluded), {}, [v for v, _, _ in head])
+        time = _throughput(acc, len(acc.head))
+        epoch = EpochSpeed(acc.label, None, 0, excluded, *_its(time))
+        return _Result(epoch, {}, [v for v, _, _ in head], warm=len(acc.head))
     spread = basis if sum(basis.values()) >= 50 else _merge(bulk, *dips)
     kept: dict[float, int] = {}
     warm = after = updates = 0
@@ -228,18 +284,60 @@ def _finish(acc: _Epoch) -> _Result:
     excluded["warmup"] = warm
     excluded["after validation"] = after
     speed = _weighted_median(kept.items())
-    epoch = EpochSpeed(acc.label, speed, updates if speed is not None else 0, excluded)
+    time = _throughput(acc, warm)
+    epoch = EpochSpeed(acc.label, speed, updates if speed is not None else 0, excluded, *_its(time))
     floor = speed * (1 - tolerance) if speed is not None else None
-    return _Result(epoch, kept if speed is not None else {}, [v for v, _, _ in head], floor)
+    heads = [v for v, _, _ in head]
+    return _Result(epoch, kept if speed is not None else {}, heads, floor, warm)
+
+
+ALPHA = 0.3  # tqdm's default smoothing: its rate is EMA(dn) / EMA(dt), both bias-corrected
+
+
+def _seconds_from_rates(head: list[list], warm: int) -> float | None:
+    """The seconds from update ``warm`` to the last, from tqdm's smoothed rates.
+
+    Below 10 it/s tqdm prints every update (``dn`` = 1), so its rate is 1 / the corrected
+    EMA of the step times: ``raw_k = (1 - 0.7**k) / rate_k``, and step k took
+    ``(raw_k - 0.7 * raw_(k-1)) / 0.3`` seconds. Summed, the rounding of the printed rates
+    (2 decimals) mostly cancels. Used only when the times so found fall within every printed
+    elapsed second (else tqdm was set up otherwise, or updates are missing): None then.
+    """
+    beta = 1 - ALPHA
+    raw_before = 0.0
+    clock = 0.0
+    times = []
+    for k, entry in enumerate(head, 1):
+        rate = _value(entry[0])
+        if entry[3] != k or entry[5] or not 0 < rate < 10:
+            return None
+        raw = (1 - beta**k) / rate
+        step = (raw - beta * raw_before) / ALPHA
+        if step <= 0:
+            return None
+        clock += step
+        if not entry[4] - 0.05 <= clock < entry[4] + 1.05:
+            return None
+        times.append(clock)
+        raw_before = raw
+    return times[-1] - times[warm]
+
+
+def _its(time: _Time) -> tuple[float | None, int, int]:
+    """Throughput, steps and seconds (None when no second of training was counted)."""
+    its = time.steps / time.seconds if time.steps > 0 and time.seconds > 0 else None
+    return its, time.steps, round(time.seconds, 2)
 
 
 def _report(
     name: str, scanner: _Scanner, mode: str, read: int, size: int, notes: list[str]
 ) -> SpeedReport:
-    results = [_finish(scanner.epochs[k]) for k in sorted(scanner.epochs)]
-    results = [
-        r for r in results if r.epoch.speed_its is not None or any(r.epoch.excluded.values())
+    accs = [scanner.epochs[k] for k in sorted(scanner.epochs)]
+    pairs = [(acc, _finish(acc)) for acc in accs]
+    pairs = [
+        (a, r) for a, r in pairs if r.epoch.speed_its is not None or any(r.epoch.excluded.values())
     ]
+    results = [r for _, r in pairs]
     kept: dict[float, int] = {}
     excluded = dict.fromkeys(REASONS, 0)
     updates = 0
@@ -250,6 +348,11 @@ def _report(
             excluded[reason] += count
         updates += result.epoch.updates
     speed = _weighted_median(kept.items())
+    time = _Time()
+    warms = {}
+    for acc, result in pairs:
+        warms[acc.label] = result.warm
+        time.add(_throughput(acc, result.warm))
     if speed is None and results:  # never steady: the later half of what there is
         values = [v for r in results for v in r.head_values]
         if values:
@@ -258,7 +361,24 @@ def _report(
             updates = len(later)
             excluded["warmup"] = max(0, excluded["warmup"] - len(later))
             notes.append("no steady phase after warmup: median of the later updates")
+            time = _Time()
+            for acc, _ in pairs:
+                warms[acc.label] = len(acc.head) // 2
+                time.add(_throughput(acc, warms[acc.label]))
     ok = speed is not None
+    its = time.steps / time.seconds if ok and time.steps > 0 and time.seconds > 0 else None
+    if its is not None:
+        bound = time.segments / time.seconds
+        if bound > 0.01:
+            notes.append(
+                f"elapsed is printed in whole seconds: the throughput is within {bound:.0%} "
+                f"({time.segments} stretch(es) in {time.seconds:,} s)"
+            )
+    left_out = {
+        "warmup": time.warmup_steps,
+        "validation": sum(a.runs for a, _ in pairs),
+        "pause": sum(a.pauses for a, _ in pairs),
+    }
     return SpeedReport(
         path=name,
         ok=ok,
@@ -271,4 +391,38 @@ def _report(
         file_size=size,
         error=None if ok else f"no training progress found in {name}",
         notes=tuple(notes),
+        throughput_its=its,
+        training_seconds=float(time.seconds) if its is not None else 0.0,
+        steps_counted=time.steps if its is not None else 0,
+        left_out=left_out,
+        points=_points(scanner, [a for a, _ in pairs], warms),
     )
+
+
+def _points(scanner: _Scanner, accs: list[_Epoch], warms: dict[int, int]) -> tuple:
+    """The updates for a plot, in file order, at most ``POINTS_MAX``: each epoch's head (its
+    warmup, then steady), the steady prints sampled by the scan, validations, pauses and the
+    epochs' re-printed averages. Sampled prints inside a warmup are left to the head's."""
+    points = []
+    warm_spans = []
+    for acc in accs:
+        head = acc.head
+        warm = warms.get(acc.label, 0)
+        for i, h in enumerate(head):
+            kind = "warmup" if i < warm else "steady"
+            points.append(SpeedPoint(h[6], h[3], h[4], _value(h[0]), kind))
+        if head:
+            warm_spans.append((head[0][6], head[min(warm, len(head) - 1)][6]))
+    for point in scanner.points:
+        if point[4] == "steady" and any(lo <= point[0] <= hi for lo, hi in warm_spans):
+            continue
+        points.append(SpeedPoint(*point))
+    points.sort(key=lambda p: p.order)
+    unique = [p for i, p in enumerate(points) if not i or p.order != points[i - 1].order]
+    if len(unique) <= POINTS_MAX:
+        return tuple(unique)
+    special = [p for p in unique if p.kind in ("pause", "epoch-average")][: POINTS_MAX // 4]
+    rest = [p for p in unique if p.kind not in ("pause", "epoch-average")]
+    step = len(rest) / (POINTS_MAX - len(special))
+    chosen = [rest[int(i * step)] for i in range(POINTS_MAX - len(special))]
+    return tuple(sorted(chosen + special, key=lambda p: p.order))
