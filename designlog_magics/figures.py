@@ -34,43 +34,39 @@ def speed_figure(report: Any, tokens: Any = None) -> str | None:
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(6.4, 2.4), dpi=100)
-    axes = figure.add_subplot()
+    steps = list(getattr(tokens, "steps", None) or ()) if tokens is not None else []
+    figure = Figure(figsize=(6.4, 3.2 if steps else 2.4), dpi=100)
+    grid = figure.add_gridspec(2 if steps else 1, 1, height_ratios=[2, 1] if steps else [1])
+    axes = figure.add_subplot(grid[0])
     for kind, (colour, label) in KIND_STYLE.items():
-        chosen = [(_x(p), rate) for p in points if _kind(p) == kind and (rate := _rate(p))]
+        chosen = [
+            (i, rate) for i, p in enumerate(points) if _kind(p) == kind and (rate := _rate(p))
+        ]
         if chosen:
-            axes.scatter([x for x, _ in chosen], [y for _, y in chosen], s=4, c=colour, label=label)
+            axes.scatter([x for x, _ in chosen], [y for _, y in chosen], s=5, c=colour, label=label)
     plan = getattr(report, "plan_its", None) or getattr(report, "speed_its", None)
     if plan:
-        axes.axhline(plan, color="#1565c0", linewidth=0.8, linestyle="--")
-        axes.annotate(
-            f"plan with {plan:.2f} it/s",
-            (0.01, 0.92),
-            xycoords="axes fraction",
-            fontsize=8,
-            color="#1565c0",
+        axes.axhline(
+            plan, color="#1565c0", linewidth=0.8, linestyle="--", label=f"plan with {plan:.2f} it/s"
         )
-    axes.set_xlabel("update", fontsize=8)
     axes.set_ylabel("it/s", fontsize=8)
+    axes.set_xlabel("update (in the order printed)", fontsize=8)
     axes.tick_params(labelsize=7)
-    steps = list(getattr(tokens, "steps", None) or ()) if tokens is not None else []
-    if steps:
-        right = axes.twinx()
-        xs = _scale([s for s, _ in steps], [_x(p) for p in points])
-        right.plot(
-            xs, [v for _, v in steps], color="#2e7d32", linewidth=0.8, label="tokens/s per GPU"
-        )
-        right.set_ylabel("tokens/s per GPU", fontsize=8, color="#2e7d32")
-        right.tick_params(labelsize=7)
     axes.legend(fontsize=6, loc="lower right", markerscale=2)
+    if steps:
+        lower = figure.add_subplot(grid[1])
+        lower.plot([s for s, _ in steps], [v for _, v in steps], color="#2e7d32", linewidth=0.7)
+        rate = getattr(tokens, "tokens_per_s", None)
+        if rate:
+            lower.axhline(rate, color="#2e7d32", linewidth=0.8, linestyle="--")
+        lower.set_xlabel("training step", fontsize=8)
+        lower.set_ylabel("tokens/s per GPU", fontsize=8)
+        lower.tick_params(labelsize=7)
     figure.tight_layout()
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", metadata={"Date": None})
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # text as text: small, searchable
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
     return buffer.getvalue()
-
-
-def _x(point: Any) -> float:
-    return float(point[0])
 
 
 def _rate(point: Any) -> float | None:
@@ -80,12 +76,3 @@ def _rate(point: Any) -> float | None:
 
 def _kind(point: Any) -> str:
     return str(point[4])
-
-
-def _scale(steps: list[int], xs: list[float]) -> list[float]:
-    """Place logged steps on the update axis (the same run, its own step numbering)."""
-    if not steps or not xs or max(steps) == min(steps):
-        return [float(s) for s in steps]
-    low, high = min(xs), max(xs)
-    first, last = min(steps), max(steps)
-    return [low + (s - first) * (high - low) / (last - first) for s in steps]
