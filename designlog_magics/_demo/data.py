@@ -290,9 +290,42 @@ _RUNS: tuple[_RunSpec, ...] = (
         seed=19,
     ),
 )
+# An inspect-ai evaluation of the base model on the test split: its end-of-eval summary gives
+# the evaluation throughput the plan's evaluation time is estimated from.
+EVAL_OUTPUT = "inspect-cap-8L-base/slurm-4211002.out"
+EVAL_SECONDS = 250.5
+EVAL_SAMPLES = 1000
 REFERENCE_RUN = "ck-out-happy-narwhal"
 # The demo's "today", for modification times only (nothing reads the clock: builds are equal).
 _TODAY = datetime(2025, 10, 22, 9, 0, 0).timestamp()
+
+
+def _write_eval_output(scratch: Path) -> Path:
+    """An inspect-ai run's output as its rich display prints it at the end (80 columns)."""
+    path = scratch / EVAL_OUTPUT
+    path.parent.mkdir(parents=True, exist_ok=True)
+    minutes, seconds = divmod(EVAL_SECONDS, 60)
+    title = f"capitalization ({EVAL_SAMPLES:,} samples): hf/Llama-3.2-1B-Instruct"
+    rows = [
+        "host=gpu-node-02 jobid=4211002",
+        "[10/21/25 16:40:02] INFO     Loading model hf/Llama-3.2-1B-Instruct        hf.py:112",
+        "╭" + "─" * 78 + "╮",
+        "│" + title.ljust(78) + "│",
+        "╰" + "─" * 78 + "╯",
+        "max_tokens: 16, dataset: words_8L_80P_10000.json (test)".ljust(80),
+        " " * 80,
+        ("total time:".ljust(36) + f"0:{int(minutes):02d}:{seconds:09.6f}").ljust(80),
+        ("hf/Llama-3.2-1B-Instruct".ljust(36) + "96,412 tokens [I: 88,412, O: 8,000]").ljust(80),
+        " " * 80,
+        "match".ljust(80),
+        "accuracy  0.412".ljust(80),
+        "stderr    0.016".ljust(80),
+        " " * 80,
+        "Log: logs/2025-10-21T16-40-02+00-00_capitalization_Q2k8vR4mZt.eval".ljust(80),
+    ]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    os.utime(path, (_TODAY - 86400, _TODAY - 86400))
+    return path
 
 
 def _write_run(scratch: Path, spec: _RunSpec) -> DemoRun:
@@ -751,6 +784,7 @@ def build_demo_data(target: str | os.PathLike[str]) -> DemoFacts:
     dataset.write_text(json.dumps(splits, separators=(",", ":")) + "\n")
     scratch.mkdir(parents=True, exist_ok=True)
     runs = tuple(_write_run(scratch, spec) for spec in _RUNS)
+    _write_eval_output(scratch)
     total = files = 0
     for base in (models, repo, scratch):
         for directory, _, names in os.walk(base):

@@ -65,9 +65,23 @@ class Assignment:
     def as_input(self) -> str:
         return f"{self.name}={self.value_text()}"
 
-    def as_calculation(self) -> str:
-        approximate = isinstance(self.value, float) and not _shows_exactly(self.value)
-        sign = "≈" if approximate else "="
+    @property
+    def shown_exactly(self) -> bool:
+        return not isinstance(self.value, float) or _shows_exactly(self.value)
+
+    def approximate(self, inexact_names: frozenset[str] = frozenset()) -> bool:
+        """The value, or a value it was computed from, is shown rounded: a reader recomputing
+        from the log's figures gets close to it, not the same digits."""
+        if not self.shown_exactly:
+            return True
+        try:
+            tree = ast.parse(self.expression, mode="eval")
+        except SyntaxError:
+            return False
+        return any(isinstance(n, ast.Name) and n.id in inexact_names for n in ast.walk(tree))
+
+    def as_calculation(self, inexact_names: frozenset[str] = frozenset()) -> str:
+        sign = "≈" if self.approximate(inexact_names) else "="
         return f"{self.name} = {self.expression} {sign} {self.value_text()}"
 
 
@@ -89,7 +103,13 @@ class CalcFacts:
         return ", ".join(a.as_input() for a in self.inputs)
 
     def calculation_text(self) -> str:
-        return ", ".join(a.as_calculation() for a in self.calculations)
+        inexact: set[str] = {a.name for a in self.inputs if not a.shown_exactly}
+        parts = []
+        for assignment in self.calculations:
+            parts.append(assignment.as_calculation(frozenset(inexact)))
+            if assignment.approximate(frozenset(inexact)):
+                inexact.add(assignment.name)
+        return ", ".join(parts)
 
     def default_result(self) -> str:
         """The last calculation (or input) as ``name = value``, when no template is given."""
