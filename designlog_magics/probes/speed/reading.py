@@ -130,7 +130,7 @@ def _sampled(reader: _Reader) -> tuple[_Scanner, list[str]]:
     for label in range(first + 1, last + 1):
         starts.append(_epoch_start(reader, label, starts[-1]))
     bounds = starts[1:] + [size]
-    scanner = _Scanner("torchtune", open_heads=True, point_every=WINDOW // 4)
+    scanner = _Scanner("torchtune", open_heads=True, point_every=WINDOW // 2)
     total = max(1, size)
     covered = 0
     for i, label in enumerate(range(first, last + 1)):
@@ -172,7 +172,7 @@ def _window(
     reader: _Reader, label: int, start: int, end: int, points: list[tuple]
 ) -> tuple[int, int, _Epoch]:
     """One sampled window, scanned on its own (its state from the bytes before it)."""
-    alone = _Scanner("torchtune", open_heads=False, points=points, point_every=WINDOW // 4)
+    alone = _Scanner("torchtune", open_heads=False, points=points, point_every=WINDOW // 2)
     seen = alone.epoch(label, head_open=False)
     stop = _read_span(reader, alone, start, end, seen)
     if alone.cur is not seen or len(alone.epochs) != 1:

@@ -275,7 +275,10 @@ class _Scanner:
             t_first, t_last = _seconds(first[3]), _seconds(last[3])
             fastest = max(_value(rates[0]), _value(rates[len(rates) // 2]), _value(rates[-1]))
             self._clock(acc, n_first, t_first, rates[0], first.start())
-            if t_last - t_first > PAUSE_MIN_S:
+            # a pause needs more seconds than the steps take even at 10% above the fastest
+            # rate seen: only then are the elapsed times looked at one by one
+            slack = t_last - t_first - (n_last - n_first) / (1.1 * fastest) if fastest else 1e9
+            if t_last - t_first > PAUSE_MIN_S and slack > PAUSE_MIN_S - 1:
                 self._pauses_within(buf, lo, hi, acc, fastest, t_last - t_first)
             if t_last > acc.last_t:
                 acc.last_t = t_last
@@ -465,7 +468,15 @@ class _Scanner:
         average = n == total and acc.full_token is not None and token != acc.full_token
         brk = False
         if not average:  # close() re-prints the bar later, its elapsed after the pauses
-            brk = self._clock(acc, n, t, token, at)
+            last_t = acc.last_t
+            if (
+                not acc.brk
+                and 0 <= last_t <= t <= last_t + PAUSE_MIN_S
+                and (acc.head_open or acc.seg_n >= 0)
+            ):
+                acc.last_t = t  # the common case of _clock: no pause
+            else:
+                brk = self._clock(acc, n, t, token, at)
             acc.step_token = token
         if new:
             acc.last_n = max(acc.last_n, n)
