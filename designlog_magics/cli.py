@@ -287,13 +287,9 @@ def _naming(args: argparse.Namespace, ctx: steps.StepContext) -> steps.StepOutco
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from .replay import replay_log
+    from .session import bindings_from_words
 
-    paths = {}
-    for binding in args.paths:
-        name, sep, value = binding.partition("=")
-        if not sep or not name.isidentifier() or not value:
-            raise CLIError(f"--paths takes NAME=DIR, not {binding!r}")
-        paths[name] = os.path.abspath(os.path.expanduser(value))
+    paths = bindings_from_words(args.paths)
     report = replay_log(existing_log(args.log), paths=paths, timeout=args.timeout)
     if args.json:
         _write(sys.stdout, json.dumps(report.as_dict(), indent=2) + "\n")

@@ -54,7 +54,7 @@ from .placement import (
     find_placement,
     placement_error,
 )
-from .session import DesignSession, last_bindings, start_entry
+from .session import DesignSession, bindings_from_words, last_bindings, start_entry
 from .spec import DESIGN_STEPS, steps_done
 from .store import DesignLog, LogWriteError
 
@@ -395,7 +395,7 @@ class DesignLogMagics(Magics):
         if not args.directory:
             raise UsageError("%designlog start: give the experiment directory")
         directory = Path(os.path.expanduser(args.directory))
-        paths = _bindings(args.paths or [], "%designlog start")
+        paths = bindings_from_words(args.paths or [])
         if "experiment_dir" in paths:
             raise UsageError("%designlog start: experiment_dir is bound to EXPERIMENT_DIR")
         pending: tuple[Entry, ...] = ()
@@ -441,9 +441,7 @@ class DesignLogMagics(Magics):
     def _replay(self, session: DesignSession, args: Any) -> None:
         from .replay import replay_log
 
-        report = replay_log(
-            session.log.path, paths=_bindings(args.paths or [], "%designlog replay")
-        )
+        report = replay_log(session.log.path, paths=bindings_from_words(args.paths or []))
         display(report)
 
     def _status(self, session: DesignSession) -> None:
@@ -653,17 +651,6 @@ class DesignLogMagics(Magics):
     def log_entry(self, line: str) -> Entry | None:
         args = ENTRY.parse_line(self._expand_line(line))
         return self._finish(steps.any_entry(args, self._context()), args.no_log)
-
-
-def _bindings(items: list[str], prog: str) -> dict[str, str]:
-    """``NAME=DIR`` words to a mapping of absolute directories."""
-    paths: dict[str, str] = {}
-    for binding in items:
-        name, sep, value = binding.partition("=")
-        if not sep or not name.isidentifier() or not value:
-            raise UsageError(f"{prog}: --paths takes NAME=DIR, not {binding!r}")
-        paths[name] = os.path.abspath(os.path.expanduser(value))
-    return paths
 
 
 def register(shell: Any) -> DesignLogMagics:

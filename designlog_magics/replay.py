@@ -300,6 +300,8 @@ _SPEED_RE = re.compile(r"([0-9][0-9,]*\.?[0-9]*) it/s")
 def _judge_verb(verb: str, logged: str, now: str) -> tuple[str, str, str]:
     if verb == "speed":
         before, after = _SPEED_RE.search(logged), _SPEED_RE.search(now)
+        if before is None and after is None:  # an evaluation: its whole summary
+            return (REPRODUCED, "", now) if now == logged else (CHANGED, "", now)
         if before and after and before.group(1) == after.group(1):
             return REPRODUCED, "", now
         return CHANGED, "the speed is not the same", now

@@ -29,6 +29,19 @@ def parse_bindings(text: str) -> dict[str, str]:
     return bindings
 
 
+def bindings_from_words(words: list[str]) -> dict[str, str]:
+    """``NAME=DIR`` words (``--paths``) to a mapping of absolute directories."""
+    from .exceptions import StepError
+
+    paths: dict[str, str] = {}
+    for word in words:
+        name, sep, value = word.partition("=")
+        if not sep or not name.isidentifier() or not value:
+            raise StepError(f"--paths takes NAME=DIR, not {word!r}")
+        paths[name] = os.path.abspath(os.path.expanduser(value))
+    return paths
+
+
 def format_bindings(paths: Mapping[str, str]) -> str:
     return "\n".join(f"{name}={value}" for name, value in paths.items())
 

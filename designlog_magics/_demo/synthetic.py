@@ -558,10 +558,10 @@ def write_torchtune_out(
 
     started = min(kill_epoch, epochs)
     per_epoch = tuple(speeds[:started])
-    counts = [steps_per_epoch] * (started - 1) + [kill_step if killed else steps_per_epoch]
+    epoch_counts = [steps_per_epoch] * (started - 1) + [kill_step if killed else steps_per_epoch]
     return SyntheticRunFacts(
         path=os.fspath(path),
-        steady_its=_weighted_median(per_epoch, counts),
+        steady_its=_weighted_median(per_epoch, epoch_counts),
         epoch_its=per_epoch,
         epochs_started=started,
         steps_per_epoch=steps_per_epoch,
@@ -773,7 +773,7 @@ def _steps_for(
         total = steps * epochs
         desc = f"{epochs}|{total // 2}|Loss: {1 / 3!r}: "
         line = desc + format_bar(steps // 2, steps, steps / speed / 2, speed)
-        per_step = 2 * (len(line.encode()) + 3)
+        per_step: float = 2 * (len(line.encode()) + 3)
         if log_every:
             per_step += 95 / log_every  # "Step N | loss:... lr:... tokens_per_second_per_gpu:..."
         if validation_every:

@@ -116,7 +116,7 @@ class SpeedReport:
                     )
                 left_out = _excluded_text(epoch.excluded)
                 lines.append(line + (f"; excluded {left_out})" if left_out else ")"))
-        if self.throughput_its is not None:
+        if self.throughput_its is not None and self.speed_its is not None:
             lines.append(
                 f"median of {self.updates:,} tqdm rates after warmup: {_speed(self.speed_its)}"
                 f" (excluded {_excluded_text(self.excluded) or 'nothing'})"

@@ -286,9 +286,9 @@ def _finish(acc: _Epoch) -> _Result:
     speed = _weighted_median(kept.items())
     time = _throughput(acc, warm)
     epoch = EpochSpeed(acc.label, speed, updates if speed is not None else 0, excluded, *_its(time))
-    floor = speed * (1 - tolerance) if speed is not None else None
+    steady_floor = speed * (1 - tolerance) if speed is not None else None
     heads = [v for v, _, _ in head]
-    return _Result(epoch, kept if speed is not None else {}, heads, floor, warm)
+    return _Result(epoch, kept if speed is not None else {}, heads, steady_floor, warm)
 
 
 ALPHA = 0.3  # tqdm's default smoothing: its rate is EMA(dn) / EMA(dt), both bias-corrected
@@ -323,7 +323,7 @@ def _seconds_from_rates(head: list[list], warm: int) -> float | None:
     return times[-1] - times[warm]
 
 
-def _its(time: _Time) -> tuple[float | None, int, int]:
+def _its(time: _Time) -> tuple[float | None, int, float]:
     """Throughput, steps and seconds (None when no second of training was counted)."""
     its = time.steps / time.seconds if time.steps > 0 and time.seconds > 0 else None
     return its, time.steps, round(time.seconds, 2)
@@ -347,7 +347,7 @@ def _report(
         for reason, count in result.epoch.excluded.items():
             excluded[reason] += count
         updates += result.epoch.updates
-    speed = _weighted_median(kept.items())
+    speed: float | None = _weighted_median(kept.items())
     time = _Time()
     warms = {}
     for acc, result in pairs:
