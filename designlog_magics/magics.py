@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import (
@@ -27,7 +27,6 @@ from IPython.core.magic import (
 from IPython.display import display
 from traitlets import Bool, CaselessStrEnum, Float, Int, List
 
-from . import steps
 from .arguments import (
     MagicArgumentParser,
     add_common,
@@ -57,6 +56,20 @@ from .placement import (
 from .session import DesignSession, bindings_from_words, last_bindings, start_entry
 from .spec import DESIGN_STEPS, steps_done
 from .store import DesignLog, LogWriteError
+
+if TYPE_CHECKING:
+    from . import steps
+else:
+
+    class _Steps:
+        """The step layer, imported at the first magic that runs, not at ``%load_ext``."""
+
+        def __getattr__(self, name: str) -> Any:
+            from . import steps
+
+            return getattr(steps, name)
+
+    steps = _Steps()
 
 NO_SESSION = "no design log yet: run %designlog start EXPERIMENT_DIR first"
 

@@ -284,6 +284,8 @@ def _run_verb(read: ReadCommand, paths: Mapping[str, str]) -> str:
         args = build_parser().parse_args(list(read.stages[0][1:]))
     except DesignLogError as exc:
         return f"Failed: {exc}"
+    except SystemExit:  # --help or --version in a forged log: argparse would leave
+        return "Failed: not a check (it only prints help)"
     step = getattr(args, "step", None)
     if step is None:
         return "Failed: not a read verb"

@@ -234,3 +234,18 @@ def test_sampled_mode_small_file_reads_whole(tmp_path):
     assert read_tokens_per_second(path, mode="sampled") == read_tokens_per_second(path)
     with pytest.raises(ValueError):
         read_tokens_per_second(path, mode="fast")
+
+
+# -- real tqdm and StdoutLogger lines printed under the real SLURM test cluster ----------------
+REAL_SLURM = Path(__file__).resolve().parents[1] / "data" / "real_slurm"
+
+
+@pytest.mark.parametrize("name", ["drift", "slow", "newline", "timeout"])
+def test_real_slurm_outputs_give_their_measured_tokens_per_second(name):
+    import json
+
+    truth = json.loads((REAL_SLURM / f"{name}.truth.json").read_text())
+    rate = read_tokens_per_second(REAL_SLURM / f"{name}.out")
+    assert rate.kind == "steady-median" and rate.source == "stdout"
+    # truth: the tokens the job made over the seconds it measured for its steps
+    assert rate.tokens_per_s == pytest.approx(truth["tokens_per_second"], rel=0.03)
