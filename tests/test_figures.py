@@ -15,7 +15,7 @@ ROOT = Path(__file__).parent.parent
 REAL = ROOT / "tests" / "data" / "real_slurm" / "drift.out"
 
 
-def test_loading_the_extension_imports_neither_matplotlib_nor_jupyterlab():
+def test_loading_the_extension_imports_neither_matplotlib_nor_jupyterlab(tmp_path):
     code = (
         "import sys\n"
         "from IPython.core.interactiveshell import InteractiveShell\n"
@@ -25,7 +25,7 @@ def test_loading_the_extension_imports_neither_matplotlib_nor_jupyterlab():
         "bad = [m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'jupyterlab')]\n"
         "assert not bad, bad\n"
     )
-    env = dict(os.environ, PYTHONPATH=str(ROOT), IPYTHONDIR=str(ROOT / ".no-ipython-dir"))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), IPYTHONDIR=str(tmp_path / "ipython"))
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
