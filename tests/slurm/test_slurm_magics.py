@@ -22,7 +22,9 @@ def shell(ip, slurm_env, slurm_runs, tmp_path):
 
 def logged_speed(entry) -> float:
     return float(
-        re.search(r"Average speed after warmup: ([0-9.]+) it/s", entry.get("Result")).group(1)
+        re.search(
+            r"(?:Throughput|Average speed) after warmup: ([0-9.]+) it/s", entry.get("Result")
+        ).group(1)
     )
 
 
