@@ -333,7 +333,7 @@ def _judge_need(logged: str, now: str) -> tuple[str, str, str]:
 def _judge_shell(read: ReadCommand, logged: str, outcome: CommandOutcome) -> tuple[str, str, str]:
     from .probes.commands import summarize
 
-    now = summarize(" ".join(_shell_words(read)), outcome)
+    now = summarize(read.text, outcome)
     if read.program == "df":
         before, after = _available(logged), _available(now)
         if before is not None and after is not None:
@@ -341,17 +341,6 @@ def _judge_shell(read: ReadCommand, logged: str, outcome: CommandOutcome) -> tup
                 return REPRODUCED, "", now
             return CHANGED, "the free space fell", now
     return (REPRODUCED, "", now) if now == logged else (CHANGED, "", now)
-
-
-def _shell_words(read: ReadCommand) -> list[str]:
-    import shlex
-
-    words: list[str] = []
-    for number, stage in enumerate(read.stages):
-        if number:
-            words.append("|")
-        words.extend(shlex.quote(w) for w in stage)
-    return words
 
 
 def _available(text: str) -> int | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
 from dataclasses import dataclass
 
@@ -41,9 +40,3 @@ def check_disk(path: str | os.PathLike[str], need: str | int | None = None) -> D
     usage = shutil.disk_usage(path)
     need_bytes = parse_size(need) if need is not None else None
     return DiskFacts(str(path), usage.free, usage.total, need_bytes)
-
-
-def df_command(path_as_written: str) -> str:
-    """The command of the log's ``Command:`` line."""
-    quoted = path_as_written if path_as_written.startswith("{") else shlex.quote(path_as_written)
-    return f"df -h {quoted}"

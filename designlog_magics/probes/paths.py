@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,11 +181,3 @@ def _count_lines(path: Path) -> int:
             if line.strip():
                 count += 1
     return count
-
-
-def verify_command(path_as_written: str, facts: PathFacts) -> str:
-    """The shell command a person would have run for this check (``ls`` / ``ls -lh``)."""
-    quoted = path_as_written if path_as_written.startswith("{") else shlex.quote(path_as_written)
-    if facts.kind == "file":
-        return f"ls -lh {quoted}"
-    return f"ls {quoted}"

@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from itertools import compress
 from operator import attrgetter, itemgetter, methodcaller
 
+from ..commandline import quote_path
 from .globmatch import Matcher, glob_matcher
 
 __all__ = [
@@ -229,7 +230,6 @@ def describe_runs(paths: Iterable[str]) -> str:
 
 
 # -- the command for the log ------------------------------------------------------------------
-_PLACEHOLDER_RE = re.compile(r"(\{[A-Za-z_][A-Za-z0-9_]*\})")
 _DOUBLE_QUOTE_UNSAFE = frozenset('"$`\\!')
 
 
@@ -245,7 +245,7 @@ def find_command(
     ``{name}`` placeholders stay as written; other parts of the root are shell-quoted when
     needed. A root find would read as an option (``-x``) is written ``./-x``.
     """
-    parts = ["find", _shell_root(root_as_written)]
+    parts = ["find", quote_path(root_as_written)]
     if name is not None:
         parts += ["-name", _shell_pattern(name)]
     if path is not None:
@@ -256,20 +256,6 @@ def find_command(
     if limit is not None:
         command += f" | head -{limit}"
     return command
-
-
-def _shell_root(root: str) -> str:
-    if root.startswith("-") or root in ("(", ")", "!", ","):
-        root = "./" + root
-    if not root:
-        return shlex.quote(root)
-    pieces = _PLACEHOLDER_RE.split(root)  # odd indexes: placeholders, kept as written
-    return "".join(
-        piece
-        if index % 2
-        else "/".join(shlex.quote(part) if part else "" for part in piece.split("/"))
-        for index, piece in enumerate(pieces)
-    )
 
 
 def _shell_pattern(pattern: str) -> str:

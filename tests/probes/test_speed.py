@@ -19,7 +19,7 @@ from designlog_magics._demo.synthetic import (
     write_torchtune_out,
     write_unrelated_out,
 )
-from designlog_magics.probes.speed import SpeedReport, extract_speed, grep_command
+from designlog_magics.probes.speed import SpeedReport, extract_speed
 from designlog_magics.probes.speed import reading as speed_module
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "example-slurm.out"
@@ -306,16 +306,6 @@ def test_report_is_frozen(tmp_path):
     assert isinstance(report, SpeedReport)
     with pytest.raises(AttributeError):
         report.speed_its = 1.0  # type: ignore[misc]
-
-
-def test_grep_command():
-    assert grep_command("/runs/ck-out-1/slurm-4.out") == (
-        'grep -E "[0-9.]+it/s" /runs/ck-out-1/slurm-4.out | tail -20'
-    )
-    assert grep_command("my runs/slurm-4.out") == (
-        "grep -E \"[0-9.]+it/s\" 'my runs/slurm-4.out' | tail -20"
-    )
-    assert grep_command("{RUNS}/slurm-4.out").endswith(" {RUNS}/slurm-4.out | tail -20")
 
 
 def test_progress_is_reported_and_interrupts_propagate(tmp_path, monkeypatch):

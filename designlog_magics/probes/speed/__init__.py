@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable
 
 from .reading import _Reader, _scan_file
-from .report import EpochSpeed, SpeedPoint, SpeedReport, grep_command
+from .report import EpochSpeed, SpeedPoint, SpeedReport
 from .stats import _report
 
 __all__ = [
@@ -26,7 +26,6 @@ __all__ = [
     "SpeedPoint",
     "SpeedReport",
     "extract_speed",
-    "grep_command",
     "speed_points",
 ]
 

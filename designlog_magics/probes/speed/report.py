@@ -7,7 +7,6 @@ reader would type instead, for the log's ``Command:`` line.
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -148,9 +147,3 @@ def _left_out_text(left_out: dict[str, int]) -> str:
 
 def _excluded_text(excluded: dict[str, int]) -> str:
     return ", ".join(f"{excluded[r]:,} {r}" for r in REASONS if excluded.get(r))
-
-
-def grep_command(path_as_written: str) -> str:
-    """The shell equivalent for the log's ``Command:`` line."""
-    quoted = path_as_written if path_as_written.startswith("{") else shlex.quote(path_as_written)
-    return f'grep -E "[0-9.]+it/s" {quoted} | tail -20'
