@@ -23,7 +23,7 @@ KIND_STYLE = {
 
 def speed_figure(report: Any, tokens: Any = None) -> str | None:
     """SVG text of the run's rate per update; None when there is nothing to draw."""
-    points = list(getattr(report, "points", None) or ())
+    points = list(report.points)
     if not points:
         return None
     try:
@@ -44,7 +44,7 @@ def speed_figure(report: Any, tokens: Any = None) -> str | None:
         ]
         if chosen:
             axes.scatter([x for x, _ in chosen], [y for _, y in chosen], s=5, c=colour, label=label)
-    plan = getattr(report, "plan_its", None) or getattr(report, "speed_its", None)
+    plan = report.plan_its
     if plan:
         axes.axhline(
             plan, color="#1565c0", linewidth=0.8, linestyle="--", label=f"plan with {plan:.2f} it/s"

@@ -405,6 +405,7 @@ def _resolve_source(source: str, ctx: StepContext, notes: list[str]) -> str:
 def speed(args: argparse.Namespace, ctx: StepContext) -> StepOutcome:
     """EXTRACT_SPEED: how fast a prior run went (it/s and tokens/s), what it was and how it
     ended; for an inspect-ai evaluation, its time, tokens and samples per second."""
+    from .figures import speed_figure
     from .probes.evals import looks_like_eval
     from .probes.runfacts import read_run_facts
     from .probes.speed import extract_speed
@@ -436,8 +437,8 @@ def speed(args: argparse.Namespace, ctx: StepContext) -> StepOutcome:
     run_name = next((p for p in reversed(Path(path).parts[:-1]) if p.startswith("ck-out-")), None)
     brief = f"Analyzing {run_name or 'prior run'} for training speed"
     like = like_from_words(getattr(args, "like", None) or [])
-    warning = _transfer_warning(path, like) if like else None
-    its = getattr(report, "plan_its", report.speed_its)
+    its = report.plan_its
+    warning = _transfer_warning(path, facts, its, tokens, like) if like else None
     entry = _entry(
         "EXTRACT_SPEED",
         brief,
@@ -467,7 +468,7 @@ def speed(args: argparse.Namespace, ctx: StepContext) -> StepOutcome:
         "config": _facts(config),
         "outcome": _facts(facts.outcome),
     }
-    return StepOutcome(entry, view, value, data, figure=_speed_figure(report, tokens))
+    return StepOutcome(entry, view, value, data, figure=speed_figure(report, tokens))
 
 
 def _outcome_text(outcome: Any) -> str:
@@ -530,26 +531,16 @@ def like_from_words(words: Sequence[str]) -> dict[str, str]:
     return like
 
 
-def _transfer_warning(path: str, like: Mapping[str, str]) -> str | None:
-    from .probes.runtable import record_run, transfer_warning
+def _transfer_warning(
+    path: str, facts: Any, its: float | None, tokens: Any, like: Mapping[str, str]
+) -> str | None:
+    from .probes.runtable import record_from_facts, transfer_warning
 
     try:
-        warning: str | None = transfer_warning(record_run(path), like)
+        warning: str | None = transfer_warning(record_from_facts(path, facts, its, tokens), like)
         return warning
     except ValueError as exc:
         raise StepError(f"--like: {exc}") from None
-
-
-def _speed_figure(report: Any, tokens: Any) -> str | None:
-    """The rate over the run as SVG, when matplotlib is installed (an optional extra)."""
-    points = getattr(report, "points", None)
-    if not points:
-        return None
-    try:
-        from .figures import speed_figure
-    except ImportError:
-        return None
-    return speed_figure(report, tokens)
 
 
 # -- calculations ---------------------------------------------------------------------------

@@ -23,8 +23,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .runfacts import RunConfig, RunOutcome, model_key, read_run_facts, same_model
+from .runfacts import RunConfig, RunFacts, RunOutcome, model_key, read_run_facts, same_model
 from .runs import DEFAULT_NAME, DEFAULT_PATH, RunSearch, run_name, search_runs
+from .tokens import TokenRate, read_tokens_per_second
 
 STEADY_STEPS = 200  # fewer optimizer steps: a smoke test (the warmup may not even be over)
 NEVER_TRAINED = ("failed", "oom")  # with no step done: no speed to read
@@ -74,7 +75,7 @@ def _speed_of(path: str) -> tuple[float | None, str | None]:
         report = extract_speed(path, mode="sampled")
     except (OSError, ValueError) as exc:
         return None, getattr(exc, "strerror", None) or str(exc)
-    its = getattr(report, "plan_its", report.speed_its)
+    its = report.plan_its
     if not report.ok or its is None:
         return None, report.error or "no training progress found"
     return float(its), None
@@ -82,12 +83,10 @@ def _speed_of(path: str) -> tuple[float | None, str | None]:
 
 def record_run(path: str | os.PathLike[str]) -> RunRecord:
     """The record of the run whose SLURM output is ``path``; never raises for I/O or content."""
-    from .tokens import read_tokens_per_second
-
     spath = os.fspath(path)
     facts = read_run_facts(spath)
     outcome = facts.outcome
-    its = tps = kind = None
+    its = None
     speed_error = None
     if facts.error:
         speed_error = facts.error
@@ -95,22 +94,34 @@ def record_run(path: str | os.PathLike[str]) -> RunRecord:
         speed_error = f"{outcome.state} before any step was done"
     else:
         its, speed_error = _speed_of(spath)
+    rate = None
     if not facts.error:
         out_dirs = [facts.config.output_dir] if facts.config and facts.config.output_dir else []
         rate = read_tokens_per_second(spath, output_dirs=out_dirs, mode="sampled")
-        tps, kind = rate.tokens_per_s, rate.kind
+    return record_from_facts(spath, facts, its, rate, speed_error)
+
+
+def record_from_facts(
+    path: str,
+    facts: RunFacts,
+    its: float | None,
+    tokens: TokenRate | None,
+    speed_error: str | None = None,
+) -> RunRecord:
+    """A record from facts already read: ``record_run`` reads them for a table, and the speed
+    step has read them for its entry (so a warning against the plan reads nothing again)."""
     return RunRecord(
-        path=spath,
-        run=run_name(spath),
+        path=path,
+        run=run_name(path),
         job_id=facts.job_id,
         mtime=facts.mtime,
         size=facts.size,
         config=facts.config,
-        outcome=outcome,
+        outcome=facts.outcome,
         its=its,
-        tokens_per_s=tps,
-        tokens_kind=kind,
-        steps_done=outcome.steps_done,
+        tokens_per_s=tokens.tokens_per_s if tokens is not None else None,
+        tokens_kind=tokens.kind if tokens is not None else None,
+        steps_done=facts.outcome.steps_done,
         error=facts.error,
         speed_error=speed_error,
     )
