@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .entry import Entry
+from .spec import action_family
 from .textformat import render
 
 FAMILY_COLOURS = {
@@ -60,12 +61,12 @@ def escape(text: str) -> str:
 
 def entry_card_html(entry: Entry, *, logged: bool = True) -> str:
     """One entry as a compact card: time, coloured badge, brief, fields."""
-    classes = ["dlm-card", f"dlm-{entry.family}"]
+    classes = ["dlm-card", f"dlm-{action_family(entry.action)}"]
     if entry.failed:
         classes.append("dlm-failed")
     elif entry.warned:
         classes.append("dlm-warned")
-    colour = FAMILY_COLOURS.get(entry.family, FAMILY_COLOURS["other"])
+    colour = FAMILY_COLOURS.get(action_family(entry.action), FAMILY_COLOURS["other"])
     rows = []
     for key, value in entry.fields:
         row_class = ' class="dlm-error"' if key in ("Error", "Warning") else ""

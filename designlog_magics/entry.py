@@ -1,7 +1,7 @@
 """What a design-log entry is: a timestamp, an action type, a brief description, ordered fields.
 
-The nine action types of the specification are built in, each with the fields it usually
-carries; any other UPPER_SNAKE_CASE name is accepted as a custom type (``VERIFY_EVAL_TASK``,
+Any UPPER_SNAKE_CASE name is an action type: the specification's nine (listed with their usual
+fields in :mod:`.spec`, which builds on this module) or a custom one (``VERIFY_EVAL_TASK``,
 ``CALCULATE_DISK``). This module knows nothing of files, IPython or widgets.
 """
 
@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .exceptions import DesignLogError
-from .spec import BUILTIN_ACTIONS, START_ACTION, ActionSpec, action_family  # noqa: F401
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -91,10 +90,6 @@ class Entry:
         return [value for name, value in self.fields if name == key]
 
     @property
-    def family(self) -> str:
-        return action_family(self.action)
-
-    @property
     def time_text(self) -> str:
         return self.timestamp.strftime(TIMESTAMP_FORMAT)
 
@@ -112,11 +107,6 @@ class Entry:
         if self.get("Warning") is not None:
             return True
         return (self.get("Result") or "").lower().startswith("warning")
-
-    def with_fields(self, **extra: str) -> Entry:
-        """A copy with fields added (keyword names become field names)."""
-        pairs = self.fields + tuple((field_name(k), v) for k, v in extra.items())
-        return Entry(self.timestamp, self.action, self.brief, pairs)
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form (used by records, the command line and the audit)."""

@@ -3,14 +3,13 @@ from datetime import datetime
 import pytest
 
 from designlog_magics.entry import (
-    BUILTIN_ACTIONS,
     Entry,
     EntryError,
-    action_family,
     field_name,
     new_entry,
     validate_action,
 )
+from designlog_magics.spec import BUILTIN_ACTIONS, action_family
 
 SPEC_ACTIONS = [
     "VERIFY_MODEL",
