@@ -3,7 +3,8 @@ from datetime import datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from designlog_magics.entry import ACTION_NAME_RE, BUILTIN_ACTIONS, FIELD_NAME_RE, Entry
+from designlog_magics.entry import ACTION_NAME_RE, FIELD_NAME_RE, Entry
+from designlog_magics.spec import BUILTIN_ACTIONS
 from designlog_magics.textformat import escape_text, parse, render, render_all, unescape_text
 
 STAMP = datetime(2025, 10, 22, 14, 23, 15)
