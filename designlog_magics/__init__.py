@@ -20,10 +20,10 @@ from .masking import DEFAULT_SECRET_PATTERNS, SecretMasker, mask_text
 from .spec import BUILTIN_ACTIONS, START_ACTION, ActionSpec, action_family
 from .store import LOG_FILENAME, DesignLog, LogFollower, LogWriteError, read_log
 from .textformat import Diagnostic, ParseResult, parse, render, render_all
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
+    "__version__",
     "BUILTIN_ACTIONS",
     "DEFAULT_SECRET_PATTERNS",
     "LOG_FILENAME",

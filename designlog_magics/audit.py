@@ -1,7 +1,7 @@
 """Checks over a list of entries, the way an auditor reads a design log.
 
-Used by ``%log_complete`` (what is still missing before the design is declared complete),
-``%designlog status`` and the panel's checklist (which steps are done), and ``designlog audit``.
+Used by ``designlog audit`` and replay; which steps are done, missing or unsettled is the
+specification's rule (:mod:`.spec`), shared with ``%log_complete`` and the panel.
 
 The checks (:func:`audit_entries`), each named in the report:
 
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import ast
 import math
-import operator
 import os
 import re
 from collections.abc import Sequence
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .entry import Entry
+from .probes.arith import NotArithmetic, evaluate_node
 from .spec import (  # noqa: F401
     BUILTIN_ACTIONS,
     DESIGN_STEPS,
@@ -41,7 +41,9 @@ from .spec import (  # noqa: F401
     is_preliminary,
     missing_steps,
     steps_done,
+    unsettled_message,
 )
+from .spec import unsettled_failures as spec_unsettled
 from .textformat import Diagnostic, render
 
 if TYPE_CHECKING:
@@ -170,60 +172,19 @@ def _count(number: int, singular: str, plural: str | None = None) -> str:
 def unsettled_failures(
     entries: Sequence[Entry], lines: Sequence[int] | None = None
 ) -> list[Finding]:
-    """Failures not followed by a later success of the same action, nor by a later entry
-    whose ``Resolution:`` names the action or the failed entry's brief."""
-    findings = []
-    for index, entry in enumerate(entries):
-        if not entry.failed:
-            continue
-        later = entries[index + 1 :]
-        if any(e.action == entry.action and not e.failed for e in later):
-            continue
-        resolutions = " ".join(r for e in later for r in e.get_all("Resolution"))
-        if resolutions and (
-            entry.action in resolutions or (entry.brief and entry.brief in resolutions)
-        ):
-            continue
-        findings.append(
-            Finding(
-                "unsettled-failure",
-                f"{entry.action} failed ({entry.get('Error') or entry.get('Result')}) and no later "
-                f"success or Resolution: follows",
-                lines[index] if lines else None,
-            )
+    """The failures nothing settled (:func:`.spec.unsettled_failures`), as findings."""
+    return [
+        Finding(
+            "unsettled-failure",
+            unsettled_message(entries[index]),
+            lines[index] if lines else None,
         )
-    return findings
+        for index in spec_unsettled(entries)
+    ]
 
 
 _NUMBER_RE = re.compile(r"^\s*(-?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?)")
 _BINDING_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(-?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?)")
-_OPERATORS = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv,
-    ast.Mod: operator.mod,
-    ast.Pow: operator.pow,
-}
-
-
-def _arith(node: ast.AST, names: dict[str, float]) -> float:
-    if isinstance(node, ast.Expression):
-        return _arith(node.body, names)
-    if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
-        return float(node.value)
-    if isinstance(node, ast.Name) and node.id in names:
-        return names[node.id]
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-        value = _arith(node.operand, names)
-        return -value if isinstance(node.op, ast.USub) else value
-    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
-        left, right = _arith(node.left, names), _arith(node.right, names)
-        if isinstance(node.op, ast.Pow) and abs(right) > 100:
-            raise ValueError("exponent too large")
-        return _OPERATORS[type(node.op)](left, right)
-    raise ValueError("not arithmetic")
 
 
 def _split_top_level(text: str) -> list[str]:
@@ -277,8 +238,8 @@ def recheck_calculation(entry: Entry) -> list[str]:
                 if parsed is None:
                     continue
                 try:
-                    value = _arith(ast.parse(expression.strip(), mode="eval"), names)
-                except (ValueError, SyntaxError, ZeroDivisionError, OverflowError):
+                    value = evaluate_node(ast.parse(expression.strip(), mode="eval"), names)
+                except (NotArithmetic, SyntaxError, ZeroDivisionError, OverflowError):
                     continue
                 claimed, decimals = parsed
                 if sign == "=":

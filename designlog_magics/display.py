@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from .entry import Entry
 from .spec import action_family
@@ -27,7 +26,7 @@ FAMILY_COLOURS = {
 }
 MAX_OUTPUT_LINES = 40
 
-_CSS = (
+CSS = (
     "<style>"
     ".dlm-card{font-family:var(--jp-ui-font-family,sans-serif);font-size:13px;"
     "border:1px solid #ccc;border-left:4px solid var(--dlm-colour);border-radius:3px;"
@@ -129,7 +128,7 @@ class StepView:
     max_lines: int = MAX_OUTPUT_LINES
 
     def _repr_html_(self) -> str:
-        parts = [_CSS]
+        parts = [CSS]
         for command, stdout, stderr in self.outputs:
             parts.append(f'<div class="dlm-note">$ {escape(command)}</div>')
             parts.append(output_html(stdout, max_lines=self.max_lines))
@@ -173,7 +172,7 @@ class LogView:
     def _repr_html_(self) -> str:
         title = f'<div class="dlm-note">{escape(self.title)}</div>' if self.title else ""
         cards = "".join(entry_card_html(e) for e in self.entries)
-        return f'<div class="dlm-log">{_CSS}{title}{cards}</div>'
+        return f'<div class="dlm-log">{CSS}{title}{cards}</div>'
 
     def _repr_markdown_(self) -> str:
         text = "".join(render(e) for e in self.entries).rstrip("\n")
@@ -184,78 +183,3 @@ class LogView:
     def __repr__(self) -> str:
         text = "".join(render(e) for e in self.entries)
         return (self.title + "\n\n" if self.title else "") + text
-
-
-class RunTable(list[Any]):
-    """Prior runs, best match first (``%log_search --like -o runs``): a list of the runs'
-    records that prints as a table in the notebook, every cell escaped."""
-
-    COLUMNS = ("run", "job", "state", "it/s", "tokens/s", "model", "batch", "accum", "seq len")
-
-    def __init__(self, ranked: Sequence[Any]) -> None:
-        super().__init__(r.record for r in ranked)
-        self.ranked = list(ranked)
-
-    def rows(self) -> list[tuple[str, ...]]:
-        rows: list[tuple[str, ...]] = []
-        for ranked in self.ranked:
-            record = ranked.record
-            config = getattr(record, "config", None)
-            rows.append(
-                (
-                    str(getattr(record, "run", "") or ""),
-                    str(getattr(record, "job_id", "") or ""),
-                    str(getattr(getattr(record, "outcome", None), "state", "") or ""),
-                    _figure(getattr(record, "its", None), "{:.2f}"),
-                    _figure(getattr(record, "tokens_per_s", None), "{:,.0f}"),
-                    str(getattr(config, "model_name", "") or ""),
-                    str(getattr(config, "batch_size", "") or ""),
-                    str(getattr(config, "gradient_accumulation_steps", "") or ""),
-                    str(getattr(config, "max_seq_len", "") or ""),
-                )
-            )
-        return rows
-
-    def text(self) -> str:
-        rows = [self.COLUMNS, *self.rows()]
-        widths = [max(len(row[i]) for row in rows) for i in range(len(self.COLUMNS))]
-        return "\n".join(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-            for row in rows
-        )
-
-    def __repr__(self) -> str:
-        return self.text()
-
-    def _repr_html_(self) -> str:
-        head = "".join(f"<th>{escape(c)}</th>" for c in self.COLUMNS)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>"
-            for row in self.rows()
-        )
-        return f'<table class="dlm-runs"><tr>{head}</tr>{body}</table>'
-
-    def as_json(self) -> list[dict[str, object]]:
-        """Best match first: path, job_id, state, its, tokens_per_s, config, and the match."""
-        out = []
-        for ranked in self.ranked:
-            record = ranked.record
-            config = getattr(record, "config", None)
-            out.append(
-                {
-                    "path": getattr(record, "path", None),
-                    "run": getattr(record, "run", None),
-                    "job_id": getattr(record, "job_id", None),
-                    "state": getattr(getattr(record, "outcome", None), "state", None),
-                    "its": getattr(record, "its", None),
-                    "tokens_per_s": getattr(record, "tokens_per_s", None),
-                    "config": dict(getattr(config, "raw", {}) or {}) if config else None,
-                    "usable": getattr(ranked, "usable", None),
-                    "differs": list(getattr(ranked, "differs", []) or []),
-                }
-            )
-        return out
-
-
-def _figure(value: object, spec: str) -> str:
-    return spec.format(value) if isinstance(value, int | float) else ""

@@ -29,10 +29,6 @@ class Expanded:
     logged: str  # user variables expanded, path names kept as {placeholders}
     run: str  # everything expanded
 
-    @property
-    def changed(self) -> bool:
-        return self.run != self.written
-
 
 def _evaluate(expression: str, namespace: Mapping[str, Any]) -> tuple[bool, str]:
     """(True, text) when ``expression`` (optionally ``expr:spec`` or ``expr!r``) evaluates."""

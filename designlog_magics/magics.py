@@ -1,17 +1,20 @@
-"""The notebook's verbs: one magic per step of the design log.
+"""The notebook's verbs: one magic per step of the design log, over the verb table.
 
-Each magic expands and parses its line, calls its step (:mod:`.steps`), appends the entry and
-displays what the step says to show. The steps, the probes and the log file know nothing of
-IPython; the package's own errors become one plain ``UsageError`` line (:mod:`.exceptions`).
+Each magic expands its line (path names first, then ``$var``/``{expr}``; a ``--result`` template
+is left for after the cell ran), parses it with its verb's grammar, calls the verb's step,
+appends the entry and displays what the step found. The steps, the probes and the log file know
+nothing of IPython; the package's errors become one plain ``UsageError`` line here, in one
+translator (:func:`translate_errors`), and views and figures are built here, only when shown.
 """
 
 from __future__ import annotations
 
-import os
+import functools
 import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,22 +30,10 @@ from IPython.core.magic import (
 from IPython.display import display
 from traitlets import Bool, CaselessStrEnum, Float, Int, List
 
-from .arguments import (
-    MagicArgumentParser,
-    add_common,
-    complete_arguments,
-    decide_arguments,
-    disk_arguments,
-    entry_arguments,
-    search_arguments,
-    speed_arguments,
-    split_line,
-    usage_doc,
-    verify_arguments,
-)
-from .display import StepView, escape
-from .entry import ACTION_NAME_RE, Entry
-from .exceptions import translate_errors
+from .arguments import VerbParser, magic_parser, split_line
+from .display import LogView, StepView, escape
+from .entry import Entry
+from .exceptions import DesignLogError
 from .expansion import expand
 from .masking import SecretMasker, default_masker
 from .placement import (
@@ -53,130 +44,101 @@ from .placement import (
     find_placement,
     placement_error,
 )
-from .session import DesignSession, bindings_from_words, last_bindings, start_entry
+from .session import DesignSession, bindings_from_words
 from .spec import DESIGN_STEPS, steps_done
 from .store import DesignLog, LogWriteError
 
 if TYPE_CHECKING:
-    from . import steps
-else:
+    from .steps import StepContext, StepOutcome, Verb
 
-    class _Steps:
-        """The step layer, imported at the first magic that runs, not at ``%load_ext``."""
 
-        def __getattr__(self, name: str) -> Any:
-            from . import steps
+class MagicError(DesignLogError):
+    """A magic used where it cannot work (no design log yet, a bad panel placement)."""
 
-            return getattr(steps, name)
-
-    steps = _Steps()
 
 NO_SESSION = "no design log yet: run %designlog start EXPERIMENT_DIR first"
+OWN_SUBCOMMANDS = ("start", "status", "show", "panel", "record", "replay")
+DESIGNLOG_HELP = (
+    "usage: %designlog SUBCOMMAND [ARGUMENTS ...]\n\n"
+    "Start, inspect or show the design log of an experiment; run any verb.\n\n"
+    "Subcommands:\n"
+    "  start EXPERIMENT_DIR [--paths NAME=DIR ...] [--panel PLACEMENT | --no-panel]\n"
+    "  status\n"
+    "  show [--type T] [--since TIME] [--last N]\n"
+    "  panel [--placement PLACEMENT]\n"
+    "  record\n"
+    "  replay [--paths NAME=DIR ...]\n"
+    "  VERB ...   any verb of `designlog --help` (outcome, calibrate, naming, ...)"
+)
+
+# A --result template is formatted after the cell ran: it is never expanded before.
+_TEMPLATE_RE = re.compile(r"""(?<!\S)(--result)(=|\s+)("(?:[^"\\]|\\.)*"|'[^']*'|\S+)""")
+_CALC_OPTION_RE = re.compile(
+    r"""^\s*(?P<opt>-a|--action|-b|--brief|--result|-e|--explain|--estimate|--limit|--covers)"""
+    r"""(?:=|\s+)(?P<val>"(?:[^"\\]|\\.)*"|'[^']*'|\S+)"""
+)
+_CALC_FLAG_RE = re.compile(r"^\s*(?P<opt>--no-log)(?=\s|$)")
 
 
-def _doc(parser: MagicArgumentParser, summary: str) -> Callable[[Any], Any]:
+def usage_error(prog: str, exc: BaseException) -> Exception:
+    """The plain ``UsageError`` a magic raises for ``exc``."""
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if not message.startswith(prog):
+        message = f"{prog}: {message}"
+    return UsageError(message)
+
+
+def translate_errors(prog: str) -> Callable[[Any], Any]:
+    """Decorate a magic so the package's own errors reach the user as one ``UsageError``."""
+
     def decorate(func: Any) -> Any:
-        func.__doc__ = usage_doc(parser, summary)
-        return func
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return func(*args, **kwargs)
+            except DesignLogError as exc:
+                raise usage_error(prog, exc) from None
+
+        return wrapper
 
     return decorate
 
 
-def _parser(
-    prog: str, build: Callable[[Any], None] | None = None, **kw: Any
-) -> MagicArgumentParser:
-    parser = MagicArgumentParser(prog, kw.pop("description", ""))
-    if build is not None:
-        build(parser, **kw)
+@cache
+def verb_parser(name: str, prog: str) -> VerbParser:
+    """The magic's parser of a verb: its grammar, then ``--no-log`` and ``-o VAR``."""
+    from .steps import verb
+
+    row = verb(name)
+    parser = magic_parser(prog, row.summary)
+    if name == "start":
+        parser.add_argument(
+            "--panel",
+            "--placement",
+            dest="placement",
+            type=str.lower,
+            choices=START_CHOICES,
+            help="where the live panel goes",
+        )
+        parser.add_argument("--no-panel", action="store_true", help="start without the panel")
+    row.grammar(parser)
+    if row.output:
+        parser.add_argument("-o", "--output", metavar="VAR", help="keep the value in VAR")
+    if row.logs:
+        parser.add_argument(
+            "--no-log", action="store_true", help="run and show, but do not append to the log"
+        )
     return parser
 
 
-# -- parsers: the interface users and the docs rely on ------------------------------------
+def _doc(name: str, prog: str, summary: str = "") -> Callable[[Any], Any]:
+    def decorate(func: Any) -> Any:
+        func.__doc__ = (summary.strip() + "\n\n" if summary else "") + verb_parser(
+            name, prog
+        ).format_help()
+        return func
 
-DESIGNLOG = MagicArgumentParser(
-    "%designlog",
-    "Subcommands:\n"
-    "  start EXPERIMENT_DIR [--paths NAME=DIR ...] [--panel PLACEMENT]\n"
-    "  status\n"
-    "  show [--type T] [--last N]\n"
-    "  panel [--placement PLACEMENT]\n"
-    "  record\n"
-    "  replay [--paths NAME=DIR ...]",
-)
-DESIGNLOG.add_argument(
-    "subcommand", choices=["start", "status", "show", "panel", "record", "replay"]
-)
-DESIGNLOG.add_argument("directory", nargs="?", help="EXPERIMENT_DIR (start)")
-DESIGNLOG.add_argument(
-    "--paths",
-    nargs="*",
-    default=None,
-    metavar="NAME=DIR",
-    help="path names usable as {NAME} in magic lines and cell commands (start); "
-    "the directories to replay on (replay)",
-)
-DESIGNLOG.add_argument(
-    "--panel",
-    "--placement",
-    dest="placement",
-    type=str.lower,  # any case, as the panel and %config take it
-    choices=START_CHOICES,
-    help="where the live panel goes (default: %%config "
-    "DesignLogMagics.panel_placement; 'none' for no panel)",
-)
-DESIGNLOG.add_argument("--no-panel", action="store_true", help="start without the panel")
-DESIGNLOG.add_argument(
-    "--type",
-    dest="types",
-    action="append",
-    metavar="ACTION",
-    help="show: only entries of this action type (repeatable)",
-)
-DESIGNLOG.add_argument("--last", type=int, metavar="N", help="show: only the last N entries")
-
-VERIFY = _parser("%log_verify", verify_arguments)
-add_common(VERIFY)
-SEARCH = _parser("%log_search", search_arguments)
-SEARCH.add_argument("-o", "--output", metavar="VAR", help="store the found paths (or jobs)")
-add_common(SEARCH)
-SPEED = _parser("%log_speed", speed_arguments)
-SPEED.add_argument("-o", "--output", metavar="VAR", help="store the speed (it/s) in VAR")
-add_common(SPEED)
-CALC = MagicArgumentParser("%%log_calc")
-CALC.add_argument(
-    "words",
-    nargs="*",
-    metavar="[ACTION] [BRIEF]",
-    help="action type (default CALCULATE_TIME) and brief description",
-)
-CALC.add_argument("-a", "--action", help="action type (line form)")
-CALC.add_argument("-b", "--brief", help="brief description (line form)")
-CALC.add_argument(
-    "--result",
-    metavar="TEMPLATE",
-    help='formatted with the cell\'s variables after it ran, e.g. "{total_min:.0f} minutes"',
-)
-add_common(CALC)
-DISK = _parser("%log_disk", disk_arguments)
-add_common(DISK)
-DECIDE = _parser("%log_decide", decide_arguments)
-add_common(DECIDE)
-SUMMARY = MagicArgumentParser("%%log_summary")
-SUMMARY.add_argument("--force", action="store_true", help="overwrite an existing summary")
-SUMMARY.add_argument("--result", metavar="TEXT", help="override the Result: line")
-add_common(SUMMARY)
-COMPLETE = _parser("%log_complete", complete_arguments)
-add_common(COMPLETE)
-ENTRY = _parser("%log_entry", entry_arguments)
-add_common(ENTRY)
-
-_CALC_OPTION_RE = re.compile(
-    r"""^\s*(?P<opt>-a|--action|-b|--brief|--result|-e|--explain)(?:=|\s+)"""
-    r"""(?P<val>"(?:[^"\\]|\\.)*"|'[^']*'|\S+)"""
-)
-_CALC_FLAG_RE = re.compile(r"^\s*(?P<opt>--no-log)(?=\s|$)")
-# A --result template is formatted after the cell ran: it is never expanded before.
-_TEMPLATE_RE = re.compile(r"""(?<!\S)(--result)(=|\s+)("(?:[^"\\]|\\.)*"|'[^']*'|\S+)""")
+    return decorate
 
 
 class _Progress:
@@ -257,13 +219,18 @@ class DesignLogMagics(Magics):
 
     def _session(self) -> DesignSession:
         if self.session is None:
-            raise UsageError(NO_SESSION)
+            raise MagicError(NO_SESSION)
         return self.session
 
-    def _context(self) -> steps.StepContext:
+    def _context(self, log: DesignLog | None = None) -> StepContext:
         """What the steps may know: the session's path names, the user's variables, the log."""
+        from .steps import StepContext
+
+        if log is not None:
+            paths = {"experiment_dir": str(log.experiment_dir)}
+            return StepContext(paths, self._ns, lambda: log.entries, log.experiment_dir)
         session = self._session()
-        return steps.StepContext(
+        return StepContext(
             paths=session.all_paths(),
             namespace=self._ns,
             entries=lambda: session.log.entries,
@@ -278,7 +245,7 @@ class DesignLogMagics(Magics):
         try:
             return SecretMasker.from_patterns(self.secret_patterns)
         except (ValueError, re.error) as exc:
-            raise UsageError(f"DesignLogMagics.secret_patterns: {exc}") from None
+            raise MagicError(f"DesignLogMagics.secret_patterns: {exc}") from None
 
     def _expand(self, text: str) -> str:
         """``$var``/``{expr}`` expanded, path names kept as placeholders."""
@@ -297,36 +264,62 @@ class DesignLogMagics(Magics):
         expanded = self._expand(_TEMPLATE_RE.sub(stash, line))
         return re.sub("\x00(\\d+)\x00", lambda m: templates[int(m.group(1))], expanded)
 
+    def _run(self, name: str, prog: str, line: str, cell: str | None = None) -> Entry | None:
+        """Parse a magic's line with its verb's grammar, call the step, finish."""
+        from .steps import verb
+
+        row = verb(name)
+        args = verb_parser(name, prog).parse_line(self._expand_line(line))
+        arguments = vars(args)
+        if cell is not None and row.cell:
+            if arguments.get(row.cell):
+                raise MagicError(f"give the {row.cell} in the cell or the line, not both")
+            arguments[row.cell] = cell
+        outcome = row.call(self._context(), arguments)
+        return self._finish(row, outcome, arguments.get("no_log", False), args)
+
     def _finish(
-        self, outcome: steps.StepOutcome, no_log: bool = False, output: str | None = None
+        self, verb: Verb, outcome: StepOutcome, no_log: bool, args: Any = None
     ) -> Entry | None:
         """Store ``-o VAR``, append (unless --no-log), display, refresh the panel."""
-        if output:
-            self._ns[output] = outcome.value
-        view, entry = outcome.view, outcome.entry
-        view.max_lines = self.max_output_lines
-        if entry is None:
+        if getattr(args, "output", None):
+            self._ns[args.output] = outcome.value
+        view = StepView(
+            outputs=outcome.outputs, notes=list(outcome.notes), max_lines=self.max_output_lines
+        )
+        entries = outcome.entries if verb.logs else []
+        if not entries:
             display(view)
             return None
         if no_log:
-            view.entry, view.logged = entry, False
+            view.entry, view.logged = entries[0], False
             view.notes.append("--no-log: shown, not appended to the log")
-            self._show(view, entry)
-            return entry
+            self._show(view, entries[0])
+            return entries[0]
         try:
-            entry = self._session().log.append(entry)
-        except LogWriteError as exc:
-            view.entry, view.logged = entry, False
+            written = self._session().log.append_many(entries)
+        except LogWriteError:
+            view.entry, view.logged = entries[0], False
             display(view)
-            raise UsageError(str(exc)) from None
-        view.entry = entry
+            raise
+        view.entry = written[-1]
+        view.notes.extend(f"also appended {e.action}: {e.brief}" for e in written[:-1])
         self._refresh_panel()
-        self._show(view, entry)
-        if outcome.figure:
+        self._show(view, written[-1])
+        self._draw(outcome)
+        return written[-1]
+
+    def _draw(self, outcome: StepOutcome) -> None:
+        """The step's figure, drawn now that it is shown (static SVG: it survives export)."""
+        if outcome.plot is None:
+            return
+        from . import figures
+
+        svg = getattr(figures, f"{outcome.plot.kind}_figure")(*outcome.plot.data)
+        if svg:
             from IPython.display import SVG
 
-            display(SVG(data=outcome.figure))
-        return entry
+            display(SVG(data=svg))
 
     def _show(self, view: StepView, entry: Entry | None) -> None:
         """Display a magic's view; its returned entry is then not displayed again."""
@@ -363,102 +356,50 @@ class DesignLogMagics(Magics):
     # -- %designlog ----------------------------------------------------------------------
     @no_var_expand
     @line_magic
-    @_doc(DESIGNLOG, "Start, inspect or show the design log of an experiment.")
     @translate_errors("%designlog")
     def designlog(self, line: str) -> Any:
-        if line.split(None, 1)[:1] == ["start"]:
-            # A new session binds its own path names: the old session's must not leak in.
-            from .expansion import expand
+        from .steps import verbs
 
-            line = expand(line, self._ns).run
-        else:
-            line = self._expand_line(line)
-        args = DESIGNLOG.parse_line(line)
-        if args.subcommand == "start":
-            return self._start(args)
-        session = self._session()
-        if args.subcommand == "status":
-            return self._status(session)
-        if args.subcommand == "show":
-            from .display import LogView
+        words = line.split(None, 1)
+        sub, rest = (words[0], words[1] if len(words) > 1 else "") if words else ("", "")
+        if sub == "start":
+            return self._start(rest)
+        if sub == "show":
+            return self._show_log(rest)
+        if sub in ("status", "panel", "record", "replay"):
+            return getattr(self, f"_{sub}")(rest)
+        if sub in verbs():
+            return self._run(sub, f"%designlog {sub}", rest)
+        raise MagicError(f"unknown subcommand {sub!r}; see %designlog? for the subcommands")
 
-            entries = session.log.entries
-            if args.types:
-                wanted = {t.upper() for t in args.types}
-                entries = [e for e in entries if e.action in wanted]
-            if args.last is not None:
-                if args.last < 0:
-                    raise UsageError("%designlog show: --last must be 0 or more")
-                entries = entries[-args.last :] if args.last else []
-            display(LogView(entries, f"{session.log.path} ({len(entries)} entries shown)"))
-            return None
-        if args.subcommand == "panel":
-            self._open_panel(args.placement or self.panel_placement)
-            return None
-        if args.subcommand == "replay":
-            return self._replay(session, args)
-        if args.subcommand == "record":
-            from .record import record_bundle
+    designlog.__doc__ = DESIGNLOG_HELP
 
-            display(record_bundle(session.log), raw=True)
-            return None
-        raise UsageError(f"%designlog: unknown subcommand {args.subcommand}")
+    def _start(self, rest: str) -> Entry | None:
+        from .steps import verb
 
-    def _start(self, args: Any) -> Entry | None:
-        if not args.directory:
-            raise UsageError("%designlog start: give the experiment directory")
-        directory = Path(os.path.expanduser(args.directory))
-        paths = bindings_from_words(args.paths or [])
-        if "experiment_dir" in paths:
-            raise UsageError("%designlog start: experiment_dir is bound to EXPERIMENT_DIR")
+        # A new session binds its own path names: the old session's must not leak in.
+        args = verb_parser("start", "%designlog start").parse_line(expand(rest, self._ns).run)
+        directory = Path(args.directory).expanduser()
         pending: tuple[Entry, ...] = ()
         if self.session is not None:
             old = self.session.log
             if old.pending and old.experiment_dir.resolve() == directory.resolve():
                 pending = old.pending
-        try:
-            log = DesignLog(directory, masker=self._masker())
-        except LogWriteError as exc:
-            raise UsageError(str(exc)) from None
-        existing = log.entries
-        previous = last_bindings(existing)
-        if args.paths is None and previous is not None:
-            paths = {k: v for k, v in previous.items() if k != "experiment_dir"}
-        self.session = DesignSession(log, paths)
-        view = StepView()
-        entry = None
-        try:
-            if pending:
-                log.append_many(pending)
-                view.notes.append(f"wrote {len(pending)} pending entries")
-            if not existing or previous is None or previous != paths:
-                entry = log.append(start_entry(log.experiment_dir, paths, len(existing)))
-        except LogWriteError as exc:
-            raise UsageError(str(exc)) from None
-        state = f"resumed with {len(existing)} entries" if existing else "new log"
-        view.notes.append(f"Design log: {log.path} ({state})")
-        if paths:
-            view.notes.append("Path names: " + ", ".join(f"{{{k}}}={v}" for k, v in paths.items()))
-        view.entry = entry
-        if self.panel is not None:
-            self._close_panel()
-        placement = (
-            "none"
-            if args.no_panel
-            else (args.placement or (self.panel_placement if self.open_panel_on_start else "none"))
-        )
-        self._show(view, entry)
-        self._open_panel(placement)
+        log = DesignLog(directory, masker=self._masker())
+        outcome = verb("start").call(self._context(log), vars(args))
+        self.session = DesignSession(log, dict(outcome.value))
+        if pending:
+            log.append_many(pending)
+            outcome.notes.append(f"wrote {len(pending)} pending entries")
+        entry = log.append(outcome.entry) if outcome.entry else None
+        self._close_panel()
+        placement = "none" if args.no_panel or not self.open_panel_on_start else None
+        self._show(StepView(entry=entry, notes=outcome.notes), entry)
+        self._open_panel(placement or args.placement or self.panel_placement)
         return entry
 
-    def _replay(self, session: DesignSession, args: Any) -> None:
-        from .replay import replay_log
-
-        report = replay_log(session.log.path, paths=bindings_from_words(args.paths or []))
-        display(report)
-
-    def _status(self, session: DesignSession) -> None:
-        log = session.log
+    def _status(self, rest: str) -> None:
+        session, log = self._session(), self._session().log
         entries = log.entries
         done = steps_done(entries)
         lines = [
@@ -471,15 +412,40 @@ class DesignLogMagics(Magics):
         if session.paths:
             lines.append("Paths: " + ", ".join(f"{k}={v}" for k, v in session.paths.items()))
         lines.append("Steps:")
-        for step in DESIGN_STEPS:
-            lines.append(f"  [{'x' if done[step.key] else ' '}] {step.label}")
+        lines += [f"  [{'x' if done[s.key] else ' '}] {s.label}" for s in DESIGN_STEPS]
         display(StepView(notes=["\n".join(lines)]))
+
+    def _show_log(self, rest: str) -> None:
+        from .steps import verb
+
+        args = verb_parser("show", "%designlog show").parse_line(self._expand_line(rest))
+        log = self._session().log
+        entries = verb("show").call(self._context(), vars(args)).value
+        display(LogView(entries, f"{log.path} ({len(entries)} entries shown)"))
+
+    def _panel(self, rest: str) -> None:
+        words = split_line(rest)
+        placement = words[-1] if words else self.panel_placement
+        self._session()
+        self._open_panel(placement)
+
+    def _record(self, rest: str) -> None:
+        from .record import record_bundle
+
+        display(record_bundle(self._session().log), raw=True)
+
+    def _replay(self, rest: str) -> None:
+        from .replay import replay_log
+
+        words = split_line(self._expand_line(rest))
+        paths = bindings_from_words(words[1:] if words[:1] == ["--paths"] else words)
+        display(replay_log(self._session().log.path, paths=paths))
 
     def _open_panel(self, placement: str) -> None:
         if placement.lower() == NO_PANEL or self.session is None:
             return
         if find_placement(placement) is None:
-            raise UsageError(placement_error(placement))
+            raise MagicError(placement_error(placement))
         self._close_panel()
         try:
             from .panel import open_panel
@@ -495,175 +461,99 @@ class DesignLogMagics(Magics):
             finally:
                 self.panel = None
 
-    # -- %log_verify ---------------------------------------------------------------------
+    # -- the step magics -----------------------------------------------------------------
     @no_var_expand
     @line_cell_magic
-    @_doc(
-        VERIFY,
-        "VERIFY_<KIND>: check that a model, dataset or other resource exists.\n\n"
-        "Line form: %log_verify MODEL {models_dir}/Llama-3.2-1B-Instruct checks the path "
-        "itself.\nCell form: %%log_verify DATASET [NAME] runs the cell's shell commands "
-        "(ls, du, ...) with bash.",
-    )
+    @_doc("verify", "%log_verify", "Cell form: %%log_verify KIND [NAME] runs the cell's commands.")
     @translate_errors("%log_verify")
     def log_verify(self, line: str, cell: str | None = None) -> Entry | None:
-        args = VERIFY.parse_line(self._expand_line(line))
-        outcome = steps.verify(args, self._context(), cell)
-        return self._finish(outcome, args.no_log)
+        return self._run("verify", "%log_verify", line, cell)
 
-    # -- %log_search ---------------------------------------------------------------------
     @no_var_expand
     @line_cell_magic
-    @_doc(
-        SEARCH,
-        "SEARCH_PRIOR_RUNS: find prior runs' SLURM outputs.\n\n"
-        "Line form: %log_search {scratch_dir} finds what\n"
-        "  find ROOT -name 'slurm-*.out' -path '*/ck-out-*' -size +100k\n"
-        "finds. With --sacct: searches SLURM accounting. Cell form: %%log_search runs the "
-        "cell's own find/grep commands.",
-    )
+    @_doc("search", "%log_search", "Cell form: %%log_search runs the cell's find/grep commands.")
     @translate_errors("%log_search")
     def log_search(self, line: str, cell: str | None = None) -> Entry | None:
-        args = SEARCH.parse_line(self._expand_line(line))
-        outcome = steps.search(args, self._context(), cell)
-        return self._finish(outcome, args.no_log, args.output)
+        return self._run("search", "%log_search", line, cell)
 
-    # -- %log_speed ----------------------------------------------------------------------
     @no_var_expand
     @line_magic
-    @_doc(
-        SPEED,
-        "EXTRACT_SPEED: the steady training speed after warmup from a prior run's "
-        "SLURM output (streamed; works on outputs of hundreds of MB).",
-    )
+    @_doc("speed", "%log_speed")
     @translate_errors("%log_speed")
     def log_speed(self, line: str) -> Entry | None:
-        args = SPEED.parse_line(self._expand_line(line))
-        outcome = steps.speed(args, self._context())
-        return self._finish(outcome, args.no_log, args.output)
+        return self._run("speed", "%log_speed", line)
 
-    # -- %%log_calc ----------------------------------------------------------------------
     @no_var_expand
     @line_cell_magic
     @_doc(
-        CALC,
-        "CALCULATE_TIME (or another action): run a Python calculation and log its "
-        "inputs, steps and result.\n\n"
+        "calculate",
+        "%%log_calc",
         "Cell form: literal assignments are Input:, computed ones Calculation:; a trailing "
         "comment is the unit.\n"
         "Line form: %log_calc [-a ACTION] [-b BRIEF] [--result T] NAME = EXPR",
     )
     @translate_errors("%%log_calc")
     def log_calc(self, line: str, cell: str | None = None) -> Entry | None:
-        if cell is None:
-            return self._calc_line(line)
-        args = CALC.parse_line(self._expand_line(line))
-        words = list(args.words)
-        action = args.action
-        if action is None and words and ACTION_NAME_RE.fullmatch(words[0]) and len(words[0]) > 1:
-            action = words.pop(0)
-        outcome = steps.calculate(
-            cell,
-            self._context(),
-            action=action,
-            brief=args.brief or " ".join(words) or None,
-            template=args.result,
-            explain=args.explain,
-        )
-        return self._finish(outcome, args.no_log)
+        if cell is not None:
+            return self._run("calculate", "%%log_calc", line, cell)
+        from .steps import verb
 
-    def _calc_line(self, line: str) -> Entry | None:
+        options, rest = self._calc_line_options(line)
+        outcome = verb("calculate").call(self._context(), {**options, "line": rest})
+        return self._finish(verb("calculate"), outcome, "no_log" in options)
+
+    def _calc_line_options(self, line: str) -> tuple[dict[str, Any], str]:
         """``%log_calc [options] NAME = EXPR``: options are expanded, the assignment is Python."""
-        options: dict[str, str] = {}
+        names = {"a": "action", "b": "brief", "r": "result", "e": "explain"}
+        options: dict[str, Any] = {}
         rest = line
         while match := _CALC_FLAG_RE.match(rest) or _CALC_OPTION_RE.match(rest):
             rest = rest[match.end() :]
-            if match.group("opt") == "--no-log":
-                options["no_log"] = "1"
+            option = match.group("opt")
+            if option == "--no-log":
+                options["no_log"] = True
                 continue
-            value = (split_line(match.group("val"), "%log_calc") or [""])[0]
-            key = match.group("opt").lstrip("-")[:1]
-            options[key] = value if key == "r" else self._expand(value)
+            value = (split_line(match.group("val")) or [""])[0]
+            key = option.lstrip("-") if option.startswith("--") else names[option[1]]
+            options[key] = value if key == "result" else self._expand(value)
         if not rest.strip():
-            raise UsageError(
-                "%log_calc: give an assignment, e.g. %log_calc total_min = total_s / 60"
-            )
-        outcome = steps.calculate(
-            rest,
-            self._context(),
-            action=options.get("a"),
-            brief=options.get("b"),
-            template=options.get("r"),
-            explain=options.get("e"),
-            line_form=True,
-        )
-        return self._finish(outcome, "no_log" in options)
+            raise MagicError("give an assignment, e.g. %log_calc total_min = total_s / 60")
+        return options, rest
 
-    # -- %log_disk -----------------------------------------------------------------------
     @no_var_expand
     @line_magic
-    @_doc(
-        DISK,
-        "CHECK_DISK: free space where checkpoints will go (df -h), and whether it is "
-        "enough with --need.",
-    )
+    @_doc("disk", "%log_disk")
     @translate_errors("%log_disk")
     def log_disk(self, line: str) -> Entry | None:
-        args = DISK.parse_line(self._expand_line(line))
-        return self._finish(steps.disk(args, self._context()), args.no_log)
+        return self._run("disk", "%log_disk", line)
 
-    # -- %log_decide ---------------------------------------------------------------------
     @no_var_expand
     @line_cell_magic
-    @_doc(
-        DECIDE,
-        "DECIDE_NAMING (or -a DECIDE_<WHAT>): record a decision and its reasoning.\n\n"
-        "Cell form: the body holds Decision: / Reasoning: / Explanation: lines.\n"
-        "Names are checked against the convention task_factor_YYYY-MM-DD.",
-    )
+    @_doc("decide", "%log_decide", "Cell form: Decision: / Reasoning: / Explanation: lines.")
     @translate_errors("%log_decide")
     def log_decide(self, line: str, cell: str | None = None) -> Entry | None:
-        args = DECIDE.parse_line(self._expand_line(line))
-        return self._finish(steps.decide(args, self._context(), cell), args.no_log)
+        return self._run("decide", "%log_decide", line, cell)
 
-    # -- %%log_summary -------------------------------------------------------------------
     @no_var_expand
     @cell_magic
-    @_doc(
-        SUMMARY,
-        "CREATE_SUMMARY: write EXPERIMENT_DIR/experiment_summary.md from the cell's "
-        "markdown plus sections generated from the log.",
-    )
+    @_doc("summary", "%%log_summary", "The cell is the plan in markdown.")
     @translate_errors("%%log_summary")
     def log_summary(self, line: str, cell: str) -> Entry | None:
-        args = SUMMARY.parse_line(self._expand_line(line))
-        return self._finish(steps.summary(args, self._context(), cell), args.no_log)
+        return self._run("summary", "%%log_summary", line, cell)
 
-    # -- %log_complete -------------------------------------------------------------------
     @no_var_expand
     @line_magic
-    @_doc(
-        COMPLETE,
-        "COMPLETE: declare the design finished, after checking the log as an "
-        "auditor would (what is missing is shown and recorded as a Warning:).",
-    )
+    @_doc("complete", "%log_complete")
     @translate_errors("%log_complete")
     def log_complete(self, line: str) -> Entry | None:
-        args = COMPLETE.parse_line(self._expand_line(line))
-        return self._finish(steps.complete(args, self._context()), args.no_log)
+        return self._run("complete", "%log_complete", line)
 
-    # -- %log_entry ----------------------------------------------------------------------
     @no_var_expand
     @line_magic
-    @_doc(
-        ENTRY,
-        'Any other entry: %log_entry VERIFY_EVAL_TASK "Checking task" '
-        'Command="ls x" Result="exists"',
-    )
+    @_doc("add", "%log_entry")
     @translate_errors("%log_entry")
     def log_entry(self, line: str) -> Entry | None:
-        args = ENTRY.parse_line(self._expand_line(line))
-        return self._finish(steps.any_entry(args, self._context()), args.no_log)
+        return self._run("add", "%log_entry", line)
 
 
 def register(shell: Any) -> DesignLogMagics:

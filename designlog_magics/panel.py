@@ -69,20 +69,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .display import _CSS, entry_card_html, escape
+from .display import CSS, entry_card_html, escape
 from .entry import Entry
 from .placement import (
     DEFAULT_PLACEMENT,
     INLINE,
-    PANEL_PLACEMENTS,
     SIDE_ANCHORS,
     find_placement,
     placement_error,
 )
 from .spec import DESIGN_STEPS, steps_done
 from .store import LOG_FILENAME, DesignLog, LogFollower
-
-PLACEMENTS = PANEL_PLACEMENTS  # one list with %designlog start --panel (see placement.py)
 
 FOLLOW_INTERVAL = 0.5  # seconds between two looks at the file while the kernel is idle
 BLOCK_SIZE = 100  # cards per HTML widget, for entries shown in bulk
@@ -324,7 +321,7 @@ class DesignLogPanel:
         self._card_layout = w.Layout(width="100%")
         self._card_style = w.widgets.widget_string.HTMLStyle()
         self._block_layout = w.Layout(width="100%")
-        self._style = w.HTML(_CSS + _PANEL_CSS)
+        self._style = w.HTML(CSS + _PANEL_CSS)
         self._style.layout.display = "none"
         self._header = w.HTML()
         self._header.add_class("dlm-panel-header")
@@ -782,7 +779,7 @@ def open_panel(
     """Build the live panel on ``log`` (a :class:`DesignLog`, a log file or an experiment
     directory), show it at ``placement`` and follow the file.
 
-    ``placement``: one of :data:`PLACEMENTS` (the magics' list too), in any case; a side
+    ``placement``: one of :data:`placement.PANEL_PLACEMENTS`, in any case; a side
     placement falls back to ``inline`` where no side panel can exist (see the module
     docstring), and the panel says why.
     ``follow``: schedule :meth:`DesignLogPanel.refresh` every ``interval`` seconds on

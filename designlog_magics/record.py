@@ -36,7 +36,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .display import _CSS as CARD_CSS
+from .display import CSS as CARD_CSS
 from .display import LogView, entry_card_html, escape
 from .entry import Entry
 from .exceptions import DesignLogError
@@ -192,11 +192,6 @@ def record_html(snapshot: LogSnapshot) -> str:
 def record_markdown(snapshot: LogSnapshot) -> str:
     """The log as markdown: a line naming it, then its exact text fenced."""
     return f"**Design log record:** {_summary_line(snapshot)}\n\n{_fenced(snapshot.text)}"
-
-
-def record_document(log: DesignLog | LogSnapshot | str | os.PathLike[str]) -> dict[str, Any]:
-    """The JSON document of a record (what :data:`RECORD_MIMETYPE` and the metadata hold)."""
-    return _snapshot(log).as_document()
 
 
 def record_bundle(log: DesignLog | LogSnapshot | str | os.PathLike[str]) -> dict[str, Any]:

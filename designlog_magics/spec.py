@@ -155,6 +155,33 @@ def missing_steps(entries: Sequence[Entry]) -> list[str]:
     return missing
 
 
+def unsettled_failures(entries: Sequence[Entry]) -> list[int]:
+    """Indexes of the failures not followed by a later success of the same action, nor by a
+    later entry whose ``Resolution:`` names the action or the failed entry's brief."""
+    unsettled = []
+    for index, entry in enumerate(entries):
+        if not entry.failed:
+            continue
+        later = entries[index + 1 :]
+        if any(e.action == entry.action and not e.failed for e in later):
+            continue
+        resolutions = " ".join(r for e in later for r in e.get_all("Resolution"))
+        if resolutions and (
+            entry.action in resolutions or (entry.brief and entry.brief in resolutions)
+        ):
+            continue
+        unsettled.append(index)
+    return unsettled
+
+
+def unsettled_message(entry: Entry) -> str:
+    """How a failure that nothing settled is reported (the audit, ``COMPLETE``'s warning)."""
+    return (
+        f"{entry.action} failed ({entry.get('Error') or entry.get('Result')}) and no later "
+        f"success or Resolution: follows"
+    )
+
+
 DEFAULT_EXPLANATIONS: dict[str, str] = {
     "VERIFY_MODEL": "Verifying base model exists before creating experiment plan",
     "VERIFY_DATASET": "Verifying training dataset exists and checking size",

@@ -147,11 +147,11 @@ def test_status_and_show(ip, resources, capsys):
 @pytest.mark.parametrize(
     "line, message",
     [
-        ("start", "give the experiment directory"),
+        ("start", "required: EXPERIMENT_DIR"),
         ("start /tmp/x --paths models_dir", "NAME=DIR"),
         ("start /tmp/x --paths 1bad=/x", "NAME=DIR"),
         ("start /tmp/x --panel nowhere", "invalid choice"),
-        ("frobnicate", "invalid choice"),
+        ("frobnicate", "unknown subcommand"),
         ('start "/tmp/x', "cannot split"),
     ],
 )
@@ -502,7 +502,7 @@ def test_no_log_runs_and_shows_without_appending(ip, resources):
         ("%log_search /x --limit 0", "--limit"),
         ("%log_complete --status done", "required"),
         ("%log_decide --decision x -a lower-case --reasoning r", "invalid action"),
-        ("%%log_summary\n   ", "cell is empty"),
+        ("%%log_summary\n   ", "plan is empty"),
         ("%%log_verify MODEL\n# only a comment", "no command"),
         ("%%log_decide\nnot a field line", "Key: value"),
     ],
