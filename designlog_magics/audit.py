@@ -36,6 +36,7 @@ from .entry import Entry
 from .probes.arith import NotArithmetic, evaluate_node
 from .spec import (  # noqa: F401
     BUILTIN_ACTIONS,
+    COMPLETE_ACTIONS,
     DESIGN_STEPS,
     DesignStep,
     is_preliminary,
@@ -280,10 +281,13 @@ def audit_entries(
             )
 
     report.checked.append("required steps before COMPLETE")
-    complete_at = next((i for i, e in enumerate(entries) if e.action == "COMPLETE"), None)
+    complete_at = next((i for i, e in enumerate(entries) if e.action in COMPLETE_ACTIONS), None)
     if complete_at is None:
         report.findings.append(
-            Finding("not-complete", "no COMPLETE entry: the design is not marked finished")
+            Finding(
+                "not-complete",
+                "no COMPLETE (or COMPLETE_DESIGN) entry: the design is not marked finished",
+            )
         )
         before = list(entries)
     else:

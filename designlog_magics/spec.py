@@ -99,6 +99,8 @@ def action_family(action: str) -> str:
     spec = BUILTIN_ACTIONS.get(action)
     if spec:
         return spec.family
+    if action in UPSTREAM_ACTIONS:
+        return UPSTREAM_ACTIONS[action].family
     for prefix, family in _FAMILY_PREFIXES:
         if action.startswith(prefix):
             return family
@@ -107,31 +109,100 @@ def action_family(action: str) -> str:
 
 @dataclass(frozen=True)
 class DesignStep:
-    """A step the specification expects, done by a non-failed entry of ``action``."""
+    """A step the specification expects, done by a non-failed entry of one of ``actions``
+    (the seed's action type first, then the later dialect's)."""
 
     key: str
     label: str
-    action: str
+    actions: tuple[str, ...]
     required: bool = True
+
+    @property
+    def action(self) -> str:
+        """The seed's action type for the step (what this package writes)."""
+        return self.actions[0]
 
 
 DESIGN_STEPS: tuple[DesignStep, ...] = (
-    DesignStep("model", "model verified", "VERIFY_MODEL"),
-    DesignStep("dataset", "dataset verified", "VERIFY_DATASET"),
-    DesignStep("search", "prior runs searched", "SEARCH_PRIOR_RUNS"),
-    DesignStep("speed", "speed extracted", "EXTRACT_SPEED", required=False),
-    DesignStep("time", "time calculated", "CALCULATE_TIME"),
-    DesignStep("disk", "disk checked", "CHECK_DISK"),
-    DesignStep("naming", "name decided", "DECIDE_NAMING"),
-    DesignStep("summary", "summary created", "CREATE_SUMMARY"),
-    DesignStep("complete", "complete", "COMPLETE", required=False),
+    DesignStep("model", "model verified", ("VERIFY_MODEL",)),
+    DesignStep("dataset", "dataset verified", ("VERIFY_DATASET",)),
+    DesignStep("search", "prior runs searched", ("SEARCH_PRIOR_RUNS",)),
+    DesignStep("speed", "speed extracted", ("EXTRACT_SPEED", "EXTRACT_TRAINING_SPEED"), False),
+    DesignStep("time", "time calculated", ("CALCULATE_TIME", "CALCULATE_TRAINING_TIME")),
+    DesignStep("disk", "disk checked", ("CHECK_DISK", "CHECK_DISK_SPACE")),
+    DesignStep("naming", "name decided", ("DECIDE_NAMING",)),
+    DesignStep("summary", "summary created", ("CREATE_SUMMARY", "CREATE_YAML")),
+    DesignStep("complete", "complete", ("COMPLETE", "COMPLETE_DESIGN"), False),
 )
+COMPLETE_ACTIONS = ("COMPLETE", "COMPLETE_DESIGN")
+
+
+@dataclass(frozen=True)
+class UpstreamAction:
+    """An action type of the workflow's later dialect (its ``design-experiment/logging.md``):
+    its family, the design step it does (if any), and the seed's name where it was renamed."""
+
+    name: str
+    family: str
+    step: str | None = None
+    seed_name: str | None = None
+
+
+# The 22 action types of the later dialect, in the order its logging.md lists them.
+UPSTREAM_ACTIONS: dict[str, UpstreamAction] = {
+    action.name: action
+    for action in (
+        UpstreamAction("START_DESIGN", "session"),
+        UpstreamAction("CONSULT_PRIOR_EXPERIMENT", "search"),
+        UpstreamAction("CONSULT_DOCUMENTATION", "search"),
+        UpstreamAction("VERIFY_MODEL", "verify", "model", "VERIFY_MODEL"),
+        UpstreamAction("VERIFY_DATASET", "verify", "dataset", "VERIFY_DATASET"),
+        UpstreamAction("COUNT_DATASET_SAMPLES", "verify"),
+        UpstreamAction("VERIFY_EVAL_TASK", "verify"),
+        UpstreamAction("SEARCH_PRIOR_RUNS", "search", "search", "SEARCH_PRIOR_RUNS"),
+        UpstreamAction("EXTRACT_TRAINING_SPEED", "search", "speed", "EXTRACT_SPEED"),
+        UpstreamAction("CALCULATE_TRAINING_TIME", "calculate", "time", "CALCULATE_TIME"),
+        UpstreamAction("CHECK_DISK_SPACE", "calculate", "disk", "CHECK_DISK"),
+        UpstreamAction("CALCULATE_DISK_USAGE", "calculate", None, "CALCULATE_DISK"),
+        UpstreamAction("USER_QUESTION", "decide"),
+        UpstreamAction("USER_RESPONSE", "decide"),
+        UpstreamAction("DESIGN_DECISION", "decide", None, "DECIDE_NAMING"),
+        UpstreamAction("DATA_GEN_CONFIG", "other"),
+        UpstreamAction("DATA_GEN_CONDITION", "other"),
+        UpstreamAction("GENERATE_RUNS", "create"),
+        UpstreamAction("GENERATE_EVAL_MATRIX", "create"),
+        UpstreamAction("CREATE_YAML", "create", "summary", "CREATE_SUMMARY"),
+        UpstreamAction("CREATE_LOG", "create"),
+        UpstreamAction("COMPLETE_DESIGN", "create", "complete", "COMPLETE"),
+    )
+}
+# The seed's name of each renamed action, and the later dialect's (DESIGN_DECISION also holds
+# decisions other than the name: only one that names the experiment is a naming decision).
+SEED_TO_UPSTREAM: dict[str, str] = {
+    a.seed_name: a.name for a in UPSTREAM_ACTIONS.values() if a.seed_name and a.seed_name != a.name
+}
+UPSTREAM_TO_SEED: dict[str, str] = {v: k for k, v in SEED_TO_UPSTREAM.items()}
+
+
+def names_the_experiment(entry: Entry) -> bool:
+    """The later dialect decides the name in START_DESIGN (``Experiment: NAME``) or in a
+    DESIGN_DECISION about naming; the seed in DECIDE_NAMING."""
+    if entry.action == "DECIDE_NAMING":
+        return True
+    if entry.action == "START_DESIGN":
+        return bool((entry.get("Experiment") or "").strip())
+    if entry.action == "DESIGN_DECISION":
+        text = " ".join([entry.brief, entry.get("Details") or "", entry.get("Decision") or ""])
+        return "naming" in text.lower() or "experiment name" in text.lower()
+    return False
 
 
 def steps_done(entries: Sequence[Entry]) -> dict[str, bool]:
-    """For each design step, whether a non-failed entry records it."""
+    """For each design step, whether a non-failed entry records it (in either dialect)."""
     done_actions = {e.action for e in entries if not e.failed}
-    return {step.key: step.action in done_actions for step in DESIGN_STEPS}
+    done = {step.key: any(a in done_actions for a in step.actions) for step in DESIGN_STEPS}
+    done["naming"] = any(names_the_experiment(e) for e in entries if not e.failed)
+    return done
 
 
 def is_preliminary(entry: Entry) -> bool:
@@ -143,12 +214,13 @@ def is_preliminary(entry: Entry) -> bool:
 def missing_steps(entries: Sequence[Entry]) -> list[str]:
     """Labels of the required steps no non-failed entry records (used by ``%log_complete``)."""
     done = steps_done(entries)
+    time_actions = next(s.actions for s in DESIGN_STEPS if s.key == "time")
     missing = []
     for step in DESIGN_STEPS:
         if not step.required or done[step.key]:
             continue
         if step.key == "search" and any(
-            e.action == "CALCULATE_TIME" and is_preliminary(e) for e in entries
+            e.action in time_actions and is_preliminary(e) for e in entries
         ):
             continue  # an estimate marked preliminary stands in for a prior-run search
         missing.append(step.label)
