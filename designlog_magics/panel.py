@@ -13,27 +13,9 @@
   text is escaped), oldest first, the newest at the bottom and kept in view.
 
 Where the panel goes
-    In JupyterLab it is a side panel (the ``sidecar`` package) at ``placement``:
-    ``split-right`` (beside the notebook, the default), ``right`` (the right sidebar), ``left``
-    and ``split-left`` (beside the notebook, on the left: Lab's left sidebar takes no widgets),
-    ``split-bottom``, ``split-top``, ``tab`` (a tab in the main area; ``tab-after`` and
-    ``tab-before`` say which side of the notebook's tab). ``inline`` puts it in the cell's
-    output. Case is ignored. These are :data:`~designlog_magics.placement.PANEL_PLACEMENTS`,
-    the list ``%designlog start --panel`` and ``DesignLogMagics.panel_placement`` take too.
-
-    A kernel cannot see its front end, so the side panel is chosen when all of these hold,
-    and the panel is shown inline otherwise (it then says why, once, in its own header):
-
-    1. the code runs in a Jupyter kernel (not a terminal IPython, not plain Python);
-    2. the kernel was started by a Jupyter server session (``JPY_SESSION_NAME`` is set, as
-       JupyterLab's server does; nbconvert, papermill and ``jupyter console`` do not), and
-       not by VS Code or Colab, which have no side panel;
-    3. ``sidecar`` can be imported.
-
-    The environment variable ``DESIGNLOG_SIDE_PANEL`` overrides 2: ``0`` always inline, ``1``
-    a side panel in any kernel (e.g. JupyterLab behind a gateway that sets no session name).
-    A classic Notebook served by the same kind of server cannot be told apart from JupyterLab;
-    there, use ``placement="inline"`` (``%config DesignLogMagics.panel_placement = "inline"``).
+    At ``placement`` (one of :data:`~designlog_magics.placement.PANEL_PLACEMENTS`): a JupyterLab
+    side panel (the ``sidecar`` package) where one can exist, else inline, saying why once in
+    its own header (:func:`~designlog_magics.placement.side_panel_support` has the rules).
 
 Following the file
     The panel follows ``design-experiment.log`` itself (a :class:`~.store.LogFollower` of its
@@ -62,7 +44,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -75,8 +56,11 @@ from .placement import (
     DEFAULT_PLACEMENT,
     INLINE,
     SIDE_ANCHORS,
+    current_shell,
     find_placement,
+    in_kernel,
     placement_error,
+    side_panel_support,
 )
 from .spec import DESIGN_STEPS, steps_done
 from .store import LOG_FILENAME, DesignLog, LogFollower
@@ -84,7 +68,6 @@ from .store import LOG_FILENAME, DesignLog, LogFollower
 FOLLOW_INTERVAL = 0.5  # seconds between two looks at the file while the kernel is idle
 BLOCK_SIZE = 100  # cards per HTML widget, for entries shown in bulk
 LIVE_BLOCK_SIZE = 20  # cards (one widget each) per live block, for entries appended one by one
-SIDE_PANEL_ENV = "DESIGNLOG_SIDE_PANEL"
 
 ALL_TYPES = ""
 PROBLEMS = "!problems"  # the dropdown's "Failures and warnings"
@@ -147,52 +130,9 @@ _PANEL_CSS = (
 )
 
 
-# -- where the panel can go --------------------------------------------------------------
-
-
-def _shell() -> Any:
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover - IPython is a dependency
-        return None
-    return get_ipython()
-
-
-def _in_kernel(shell: Any) -> bool:
-    return shell is not None and getattr(shell, "kernel", None) is not None
-
-
-def side_panel_support() -> tuple[bool, str]:
-    """Whether a JupyterLab side panel can be opened from here, and if not, why not.
-
-    See the module docstring for the rules; ``DESIGNLOG_SIDE_PANEL`` overrides them.
-    """
-    shell = _shell()
-    if not _in_kernel(shell):
-        return False, "not running in a Jupyter kernel"
-    forced = os.environ.get(SIDE_PANEL_ENV, "").strip().lower()
-    if forced in ("0", "no", "off", "false", "inline"):
-        return False, f"side panels are turned off ({SIDE_PANEL_ENV}={forced})"
-    if forced not in ("1", "yes", "on", "true"):
-        if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ:
-            return False, "Colab has no side panel"
-        user_ns = getattr(shell, "user_ns", {}) or {}
-        if "__vsc_ipynb_file__" in user_ns or (
-            "VSCODE_PID" in os.environ and "JPY_SESSION_NAME" not in os.environ
-        ):
-            return False, "VS Code has no side panel"
-        if not os.environ.get("JPY_SESSION_NAME"):
-            return False, "the kernel was not started from JupyterLab (no JPY_SESSION_NAME)"
-    try:
-        import sidecar  # noqa: F401
-    except ImportError:
-        return False, "the sidecar package is not installed (pip install sidecar)"
-    return True, ""
-
-
 def _kernel_loop(shell: Any) -> asyncio.AbstractEventLoop | None:
     """The event loop ipykernel runs its handlers on, or None outside a kernel."""
-    if not _in_kernel(shell):
+    if not in_kernel(shell):
         return None
     try:
         return asyncio.get_running_loop()  # a cell runs inside the kernel's loop
@@ -810,7 +750,7 @@ def open_panel(
     if display:
         _show(panel)
     if follow:
-        target = loop if loop is not None else _kernel_loop(_shell())
+        target = loop if loop is not None else _kernel_loop(current_shell())
         if target is not None:
             panel.follow(target, interval)
     return panel

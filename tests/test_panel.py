@@ -22,8 +22,8 @@ from designlog_magics.panel import (
     PROBLEMS,
     DesignLogPanel,
     open_panel,
-    side_panel_support,
 )
+from designlog_magics.placement import side_panel_support
 from tests.css_select import matches, parse_html, selectors, styled
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -642,9 +642,9 @@ def test_side_panel_rules(monkeypatch):
         kernel = Kernel()
         user_ns: dict = {}
 
-    import designlog_magics.panel as panel_module
+    import designlog_magics.placement as placement_module
 
-    monkeypatch.setattr(panel_module, "_shell", lambda: Shell())
+    monkeypatch.setattr(placement_module, "current_shell", lambda: Shell())
     monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
     monkeypatch.delenv("VSCODE_PID", raising=False)
     monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)
