@@ -67,8 +67,14 @@ def expand(
     namespace: Mapping[str, Any] | None = None,
     paths: Mapping[str, str] | None = None,
 ) -> Expanded:
-    """Expand ``text``; see the module docstring for the rules."""
-    namespace = namespace or {}
+    """Expand ``text``; see the module docstring for the rules.
+
+    Without a ``namespace`` only path names are bound: ``$var`` and ``{expr}`` stay as written
+    and nothing is evaluated (text from a log, an agent or a command line is not code).
+    """
+    if namespace is None:
+        bound = bind_paths(text, paths or {})
+        return Expanded(text, text, bound)
     paths = paths or {}
     logged: list[str] = []
     run: list[str] = []
@@ -104,6 +110,44 @@ def expand(
     logged.append(text[position:])
     run.append(text[position:])
     return Expanded(text, "".join(logged), "".join(run))
+
+
+def bind_paths(text: str, paths: Mapping[str, str]) -> str:
+    """``{models_dir}/x`` -> ``/scratch/models/x``: bound path names only, nothing evaluated."""
+    if not paths or "{" not in text:
+        return text
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1).strip()
+        return paths[name] if name in paths else match.group()
+
+    return _PLACEHOLDER_RE.sub(replace, text)
+
+
+_PLACEHOLDER_RE = re.compile(r"\{([^{}\n]*)\}")
+_FIELD_RE = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}]*))?\}|[{}]")
+
+
+def format_names(template: str, names: Mapping[str, Any]) -> str:
+    """A ``--result`` template over plain names only (``{total_min:.0f} minutes``): what a
+    calculation that is not the user's own code may format. Nothing is evaluated."""
+    out: list[str] = []
+    position = 0
+    for match in _FIELD_RE.finditer(template):
+        out.append(template[position : match.start()])
+        position = match.end()
+        whole, name, spec = match.group(), match.group(1), match.group(2) or ""
+        if whole in ("{{", "}}"):
+            out.append(whole[0])
+            continue
+        if name is None or name not in names:
+            raise ValueError(f"cannot format {whole} in the result template (names only)")
+        try:
+            out.append(format(names[name], spec))
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"cannot format {whole}: {exc}") from None
+    out.append(template[position:])
+    return "".join(out)
 
 
 def format_template(template: str, namespace: Mapping[str, Any]) -> str:

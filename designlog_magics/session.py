@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .entry import Entry, new_entry
-from .expansion import Expanded, collapse_paths, expand
+from .expansion import Expanded, bind_paths, collapse_paths, expand
 from .spec import START_ACTION
 from .store import DesignLog
 
@@ -65,7 +65,7 @@ class DesignSession:
 
     def run_path(self, written: str) -> str:
         """A path argument as the machine sees it (placeholders and ``~`` expanded)."""
-        return os.path.expanduser(expand(written, {}, self.all_paths()).run)
+        return os.path.expanduser(bind_paths(written, self.all_paths()))
 
     def log_path(self, written: str) -> str:
         """A path argument as the log keeps it (under a bound directory: a placeholder)."""

@@ -196,7 +196,7 @@ def test_audit_passes_on_a_complete_session(experiment):
     "skip, change, reason",
     [
         (["CHECK_DISK"], None, "disk checked: no successful entry before COMPLETE"),
-        (["COMPLETE"], None, "no COMPLETE entry"),
+        (["COMPLETE"], None, "no COMPLETE (or COMPLETE_DESIGN) entry"),
         (
             [],
             {

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from ..entry import Entry, EntryError, new_entry
 from ..exceptions import StepError
-from ..expansion import Expanded, collapse_paths, expand
+from ..expansion import Expanded, bind_paths, collapse_paths, expand
 
 HAND_WRITTEN = "written by hand"
 WORKING_DIRECTORY = "Working Directory"
@@ -45,7 +45,7 @@ class StepContext:
     """What a step may know of the session: path names, the user's variables, the log so far."""
 
     paths: Mapping[str, str] = field(default_factory=dict)  # experiment_dir included
-    namespace: MutableMapping[str, Any] = field(default_factory=dict)
+    namespace: MutableMapping[str, Any] | None = None  # the user's variables (a notebook)
     entries: Callable[[], Sequence[Entry]] = lambda: ()
     experiment_dir: Path | None = None
     command_timeout: float = 120.0
@@ -56,7 +56,7 @@ class StepContext:
 
     def run_path(self, written: str) -> str:
         """A path argument as the machine sees it (placeholders and ``~`` expanded)."""
-        return os.path.expanduser(expand(written, {}, self.paths).run)
+        return os.path.expanduser(bind_paths(written, self.paths))
 
     def log_path(self, run_path: str) -> str:
         """A path as the log keeps it: absolute, and under a bound directory a placeholder."""

@@ -17,12 +17,12 @@ scaffolders' ``experiment_summary.yaml`` takes its ``compute.time`` from.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..entry import ACTION_NAME_RE
 from ..exceptions import StepError
-from ..expansion import format_template
+from ..expansion import format_names, format_template
 from ..spec import calc_brief
 from .base import StepContext, StepOutcome, facts_of, make_entry, outcome
 from .table import Verb, explain_argument
@@ -59,21 +59,26 @@ def calculate(
         action = words.pop(0)
     action = (action or "CALCULATE_TIME").upper()
     brief = brief or " ".join(words) or calc_brief(action)
-    namespace: Any = ctx.namespace
     try:
-        if cell is not None:
-            facts = run_calculation(cell, ctx.namespace)
-        elif line is not None:
-            facts = evaluate_assignment(line, ctx.namespace)
+        if cell is not None or line is not None:
+            if ctx.namespace is None:
+                raise StepError("a calculation in Python runs only in a notebook")
+            if cell is not None:
+                facts = run_calculation(cell, ctx.namespace)
+            else:
+                facts = evaluate_assignment(line or "", ctx.namespace)
+            names: Any = ctx.namespace
+            formatter: Callable[[str, Mapping[str, Any]], str] = format_template
         else:
             if not steps and not inputs:
                 raise StepError("give the calculation: --input NAME=VALUE ... --step 'X = EXPR'")
-            facts, namespace = evaluate_restricted(inputs, steps)
+            facts, names = evaluate_restricted(inputs, steps)
+            formatter = format_names
     except CalculationError as exc:
         raise StepError(f"{exc}; nothing was logged") from None
     if result:
         try:
-            text = format_template(result, namespace)
+            text = formatter(result, names)
         except ValueError as exc:
             raise StepError(f"--result: {exc}; nothing was logged") from None
     else:
