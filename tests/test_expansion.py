@@ -1,6 +1,12 @@
 import pytest
 
-from designlog_magics.expansion import collapse_paths, expand, format_template
+from designlog_magics.expansion import (
+    bind_paths,
+    collapse_paths,
+    expand,
+    format_names,
+    format_template,
+)
 
 PATHS = {"models_dir": "/m", "scratch_dir": "/s/me", "experiment_dir": "/s/me/exp"}
 
@@ -56,3 +62,22 @@ def test_collapse_prefers_user_path_names(path, expected):
 
 def test_collapse_falls_back_to_experiment_dir():
     assert collapse_paths("/e/x.md", {"experiment_dir": "/e"}) == "{experiment_dir}/x.md"
+
+
+def test_without_a_namespace_only_path_names_are_bound_and_nothing_runs(tmp_path):
+    marker = tmp_path / "ran"
+    text = "{models_dir}/x {__import__('pathlib').Path(%r).touch()} $HOME {1+1}" % str(marker)
+    expanded = expand(text, None, {"models_dir": "/m"})
+    assert expanded.run == text.replace("{models_dir}", "/m")
+    assert expanded.logged == text
+    assert not marker.exists()
+    assert (
+        bind_paths("{models_dir}/{ models_dir }/{other}", {"models_dir": "/m"}) == "/m//m/{other}"
+    )
+
+
+def test_a_result_over_plain_names_formats_and_refuses_expressions():
+    assert format_names("{total_min:.0f} min, {{x}}", {"total_min": 15.38}) == "15 min, {x}"
+    for template in ("{total_min.__class__}", "{__import__('os')}", "{missing}", "{a[0]}"):
+        with pytest.raises(ValueError):
+            format_names(template, {"total_min": 1.0, "a": [1]})
