@@ -439,7 +439,7 @@ class DesignLogMagics(Magics):
 
         words = split_line(self._expand_line(rest))
         paths = bindings_from_words(words[1:] if words[:1] == ["--paths"] else words)
-        display(replay_log(self._session().log.path, paths=paths))
+        display(replay_log(self._session().log.path, paths=paths, masker=self._masker()))
 
     def _open_panel(self, placement: str) -> None:
         if placement.lower() == NO_PANEL or self.session is None:

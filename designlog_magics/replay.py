@@ -8,29 +8,54 @@ prior runs and the free space still stand as planned? Each entry is answered wit
 * ``failed``: the command could not be run (a timeout, a missing program);
 * ``not replayable``: nothing to run, or nothing this module will run, and why.
 
-A log is untrusted input. Only what :mod:`.readonly` accepts as a read is run: the package's own
-read verbs in this process, and ``ls``/``du``/``df``/``stat``/``wc``/``head``/``find``/``grep``
-without a shell. Replay never writes to the log, and runs nothing else.
+A log is untrusted input (it may come from someone else). Only what :mod:`.readonly` accepts as
+a read is run, without a shell: ``ls``/``du``/``df``/``stat``/``wc``/``head``/``find``/``grep``
+and the package's own read verbs (``python -P -m designlog_magics VERB ...``), each in a
+subprocess through the package's one runner, killed at its timeout. A command may read only
+inside the plan's roots: the experiment directory and the paths bound in START_DESIGN or given
+with ``paths`` (a root from the log that holds the home directory is left out); anything else is
+``not replayable: reads outside the plan's paths`` and never runs. Each command has its own
+timeout and the replay one budget; once it is spent, every remaining entry is not run. What the
+report shows or returns (text, JSON, HTML) is masked like the log (:mod:`.masking`), and its
+text shows control characters as escapes (:func:`.textformat.escape_text`). Replay never writes
+to the log.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import stat
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
 from .entry import Entry
 from .exceptions import DesignLogError
-from .expansion import expand
-from .probes.commands import CommandOutcome
-from .readonly import ReadCommand
+from .masking import SecretMasker, default_masker
+from .probes.commands import CommandOutcome, summarize
+from .readonly import (
+    ReadCommand,
+    Refusal,
+    confine,
+    judge_command,
+    run_pipeline,
+    split_command_lines,
+    substitute_paths,
+)
 from .session import last_bindings
 from .store import LOG_FILENAME, read_log
+from .textformat import escape_text
 
 REPRODUCED, CHANGED, FAILED, NOT_REPLAYABLE = "reproduced", "changed", "failed", "not replayable"
 FREE_SPACE_TOLERANCE = 0.95  # df -h without a need: changed when free space fell below 95%
+DEFAULT_TIMEOUT = 300.0  # seconds for the whole replay
+DEFAULT_COMMAND_TIMEOUT = 60.0  # seconds for each command
+_MAX_SUMMARY_BYTES = 4 * 1024 * 1024
+_STATUSES = (REPRODUCED, CHANGED, FAILED, NOT_REPLAYABLE)
 
 MEANING = {
     "verify": "the same kind of path, file count, total size and records",
@@ -81,18 +106,35 @@ class Replayed:
             "commands": list(self.commands),
         }
 
+    def masked(self, masker: SecretMasker) -> Replayed:
+        """This replay with every text masked as the log's values are."""
+        return replace(
+            self,
+            brief=masker.mask(self.brief),
+            reason=masker.mask(self.reason),
+            logged=masker.mask(self.logged),
+            now=masker.mask(self.now),
+            commands=tuple(masker.mask(command) for command in self.commands),
+        )
+
 
 @dataclass
 class ReplayReport:
-    """Every entry's replay, and the verdict: 0 when every replayable entry reproduced."""
+    """Every entry's replay, and the verdict: 0 when every replayable entry reproduced and the
+    time budget sufficed."""
 
     source: str
     paths: dict[str, str]
     items: list[Replayed] = field(default_factory=list)
+    roots: list[str] = field(default_factory=list)  # where commands may read
+    left_out: list[str] = field(default_factory=list)  # NAME=DIR not taken as a root, and why
+    timeout: float = DEFAULT_TIMEOUT
+    budget_spent: bool = False
 
     @property
     def exit_status(self) -> int:
-        return 1 if any(i.status in (CHANGED, FAILED) for i in self.items) else 0
+        changed = any(i.status in (CHANGED, FAILED) for i in self.items)
+        return 1 if changed or self.budget_spent else 0
 
     def count(self, status: str) -> int:
         return sum(1 for i in self.items if i.status == status)
@@ -101,24 +143,33 @@ class ReplayReport:
         return {
             "source": self.source,
             "paths": self.paths,
+            "roots": self.roots,
+            "left_out": self.left_out,
+            "timeout": self.timeout,
+            "budget_spent": self.budget_spent,
             "exit_status": self.exit_status,
-            "counts": {s: self.count(s) for s in (REPRODUCED, CHANGED, FAILED, NOT_REPLAYABLE)},
+            "counts": {s: self.count(s) for s in _STATUSES},
             "entries": [i.as_dict() for i in self.items],
         }
 
     def render(self) -> str:
+        """The report as text; every value from the log or the files is shown escaped."""
         verdict = "STANDS" if self.exit_status == 0 else "CHANGED"
-        counts = ", ".join(
-            f"{self.count(s)} {s}" for s in (REPRODUCED, CHANGED, FAILED, NOT_REPLAYABLE)
-        )
-        lines = [f"Replay of {self.source}", f"{verdict}: {counts}", ""]
+        if self.budget_spent and not any(i.status in (CHANGED, FAILED) for i in self.items):
+            verdict = "INCOMPLETE"
+        counts = ", ".join(f"{self.count(s)} {s}" for s in _STATUSES)
+        lines = [f"Replay of {_shown(self.source)}"]
+        lines.append(f"Reads only under: {_shown(', '.join(self.roots) or '(nothing)')}")
+        lines += [f"Not a root: {_shown(text)}" for text in self.left_out]
+        lines += [f"{verdict}: {counts}", ""]
         for item in self.items:
-            lines.append(f"  {item.status:<15} {item.time_text} {item.action}: {item.brief}")
+            heading = f"{item.time_text} {item.action}: {item.brief}"
+            lines.append(f"  {item.status:<15} {_shown(heading)}")
             if item.reason:
-                lines.append(f"{'':18}{item.reason}")
+                lines.append(f"{'':18}{_shown(item.reason)}")
             if item.status == CHANGED:
-                lines.append(f"{'':18}logged: {_one_line(item.logged)}")
-                lines.append(f"{'':18}now:    {_one_line(item.now)}")
+                lines.append(f"{'':18}logged: {_shown(item.logged)}")
+                lines.append(f"{'':18}now:    {_shown(item.now)}")
         return "\n".join(lines) + "\n"
 
     def __repr__(self) -> str:
@@ -130,170 +181,308 @@ class ReplayReport:
         return '<pre class="dlm-replay">' + escape(self.render()) + "</pre>"
 
 
-def _one_line(text: str) -> str:
-    return text.replace("\n", " | ")
+def _shown(text: str) -> str:
+    """One line of the report: control characters as escapes, lines joined with `` | ``."""
+    return escape_text(text).replace("\n", " | ").replace("\t", " ")
 
 
 def replay_log(
     location: str | Path,
     *,
     paths: Mapping[str, str] | None = None,
-    timeout: float = 120.0,
+    timeout: float = DEFAULT_TIMEOUT,
+    command_timeout: float = DEFAULT_COMMAND_TIMEOUT,
+    masker: SecretMasker | None = None,
 ) -> ReplayReport:
     """Replay the log at ``location`` (a log file or an experiment directory).
 
     Path names come from the log's latest START_DESIGN, with ``experiment_dir`` the log's own
-    directory; ``paths`` overrides them (to replay on another cluster).
+    directory; ``paths`` overrides them (to replay on another cluster) and is trusted as a root.
+    ``timeout`` bounds the whole replay (seconds), ``command_timeout`` each command; ``masker``
+    (default: the built-in patterns) masks what the report holds.
     """
+    masker = masker or default_masker()
     path = Path(location).expanduser()
     log_path = path / LOG_FILENAME if path.is_dir() else path
     if not log_path.is_file():
         raise ReplayError(f"no design log at {log_path}")
     entries = read_log(log_path).entries
+    given = dict(paths or {})
     bindings = {**(last_bindings(entries) or {}), "experiment_dir": str(log_path.parent.resolve())}
-    bindings.update(paths or {})
-    report = ReplayReport(str(log_path), bindings)
+    bindings.update(given)
+    roots, left_out = plan_roots(bindings, trusted=given)
+    replayer = _Replayer(bindings, roots, timeout, command_timeout, masker)
+    report = ReplayReport(
+        masker.mask(str(log_path)),
+        {name: masker.mask(value) for name, value in bindings.items()},
+        roots=[masker.mask(root) for root in roots],
+        left_out=[masker.mask(text) for text in left_out],
+        timeout=timeout,
+    )
     for index, entry in enumerate(entries):
-        report.items.append(replay_entry(entry, index, bindings, timeout=timeout))
+        report.items.append(replayer.replay(entry, index).masked(masker))
+    report.budget_spent = replayer.spent
     return report
 
 
 def replay_entry(
-    entry: Entry, index: int, paths: Mapping[str, str], *, timeout: float = 120.0
+    entry: Entry,
+    index: int,
+    paths: Mapping[str, str],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    command_timeout: float = DEFAULT_COMMAND_TIMEOUT,
+    masker: SecretMasker | None = None,
 ) -> Replayed:
-    """Replay one entry (never raises for what the entry holds)."""
+    """Replay one entry with ``paths`` as its bindings (``experiment_dir`` among them) and roots;
+    never raises for what the entry holds."""
+    masker = masker or default_masker()
+    roots, _ = plan_roots(paths, trusted={})
+    replayer = _Replayer(dict(paths), roots, timeout, command_timeout, masker)
+    return replayer.replay(entry, index).masked(masker)
 
-    def item(
-        status: str, reason: str = "", now: str = "", commands: Sequence[str] = ()
-    ) -> Replayed:
-        return Replayed(
-            index,
-            entry.action,
-            entry.brief,
-            entry.time_text,
-            status,
-            reason,
-            entry.get("Result") or "",
-            now,
-            tuple(commands),
+
+def plan_roots(
+    bindings: Mapping[str, str], *, trusted: Mapping[str, str]
+) -> tuple[list[str], list[str]]:
+    """Where a replayed command may read: each bound path, resolved (a relative one from the
+    experiment directory), and what was left out. A path from the log (not in ``trusted``, the
+    ones the user gave) that is ``/``, the home directory or above it is left out: a received
+    log must not make the user's home (its tokens and keys) part of its plan."""
+    base = bindings.get("experiment_dir") or os.getcwd()
+    home = os.path.realpath(os.path.expanduser("~"))
+    roots: list[str] = []
+    left_out: list[str] = []
+    for name, value in bindings.items():
+        try:
+            real = os.path.realpath(os.path.join(base, value))
+        except (ValueError, OSError):
+            left_out.append(f"{name}={value} (cannot be resolved)")
+            continue
+        holds_home = home == real or home.startswith(real.rstrip("/") + "/")
+        if holds_home and name not in trusted:
+            left_out.append(f"{name}={value} (it holds the home directory)")
+        elif real not in roots:
+            roots.append(real)
+    return roots, left_out
+
+
+class _Replayer:
+    """Replays entries against one plan's bindings and roots, within one time budget."""
+
+    def __init__(
+        self,
+        bindings: Mapping[str, str],
+        roots: Sequence[str],
+        timeout: float,
+        command_timeout: float,
+        masker: SecretMasker,
+    ) -> None:
+        self.masker = masker  # results are compared masked: the log holds them masked
+        self.paths = dict(bindings)
+        self.roots = list(roots)
+        self.experiment_dir = self.paths.get("experiment_dir") or os.getcwd()
+        self.timeout = timeout
+        self.command_timeout = command_timeout
+        self.deadline = time.monotonic() + timeout
+        self.spent = False
+
+    @property
+    def budget_reason(self) -> str:
+        return f"the replay's time budget ({self.timeout:g} s) was spent"
+
+    def remaining(self) -> float:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            self.spent = True
+        return left
+
+    def replay(self, entry: Entry, index: int) -> Replayed:
+        """Replay one entry (never raises for what the entry holds)."""
+
+        def item(
+            status: str, reason: str = "", now: str = "", commands: Sequence[str] = ()
+        ) -> Replayed:
+            return Replayed(
+                index,
+                entry.action,
+                entry.brief,
+                entry.time_text,
+                status,
+                reason,
+                entry.get("Result") or "",
+                now,
+                tuple(commands),
+            )
+
+        command = entry.get("Command")
+        if self.remaining() <= 0:
+            return item(NOT_REPLAYABLE, self.budget_reason)
+        if entry.get("Origin") is not None:
+            return item(
+                NOT_REPLAYABLE, f"Origin: {entry.get('Origin')}: its Result was not computed"
+            )
+        if entry.get("Calculation") is not None:
+            from .audit import recheck_calculation
+
+            problems = recheck_calculation(entry)
+            if problems:
+                return item(CHANGED, "; ".join(problems), "recomputed differently")
+            return item(REPRODUCED, "every step recomputes")
+        if command is None:
+            return item(NOT_REPLAYABLE, "no Command: to run")
+        try:
+            if command.startswith("Created "):
+                return self._summary(entry, command, item)
+            return self._commands(entry, command, item)
+        except Exception as exc:  # a hostile log must not stop the replay of the rest
+            return item(FAILED, f"{type(exc).__name__}: {exc}")
+
+    def _where(self, written: str) -> str | Refusal:
+        """A path the log wrote (placeholders substituted, relative to the experiment
+        directory), or why it is refused."""
+        path = substitute_paths(written, self.paths)
+        if isinstance(path, Refusal):
+            return path
+        return os.path.join(self.experiment_dir, path)
+
+    def _summary(self, entry: Entry, command: str, item: _Item) -> Replayed:
+        from .summary import GENERATED_MARKER, summary_result
+
+        target = self._where(command.removeprefix("Created ").strip())
+        if isinstance(target, Refusal):
+            return item(NOT_REPLAYABLE, target.reason, commands=[command])
+        refusal = confine([target], self.roots, cwd=self.experiment_dir)
+        if refusal is not None:
+            return item(NOT_REPLAYABLE, refusal.reason, commands=[command])
+        text = _read_regular_file(target)
+        if text is None:
+            return item(CHANGED, f"{target} no longer exists", "file missing")
+        plan = text.partition(GENERATED_MARKER)[0]
+        now = self.masker.mask(summary_result(plan))
+        logged = self.masker.mask(entry.get("Result") or "")
+        if logged.startswith("Failed"):
+            return item(CHANGED, "the summary exists now; the log says writing it failed", now)
+        return item(REPRODUCED if now == logged else CHANGED, "the file is checked, not run", now)
+
+    def _commands(self, entry: Entry, command: str, item: _Item) -> Replayed:
+        lines = split_command_lines(command)
+        cwd = self.experiment_dir
+        cwd_written = entry.get("Working Directory")
+        if cwd_written:
+            where = self._where(cwd_written)
+            refusal = (
+                where
+                if isinstance(where, Refusal)
+                else confine([where], self.roots, cwd=self.experiment_dir)
+            )
+            if refusal is not None:
+                return item(NOT_REPLAYABLE, f"Working Directory: {refusal.reason}", commands=lines)
+            cwd = str(where)
+        judged = [judge_command(line, self.paths, cwd=cwd, roots=self.roots) for line in lines]
+        refused = [
+            f"`{line}`: {verdict.reason}"
+            for line, verdict in zip(lines, judged, strict=True)
+            if not isinstance(verdict, ReadCommand)
+        ]
+        runnable = [v for v in judged if isinstance(v, ReadCommand)]
+        if not runnable:
+            return item(NOT_REPLAYABLE, "; ".join(refused), commands=lines)
+        logged_lines = (entry.get("Result") or "").split("\n")
+        if entry.action == "SEARCH_PRIOR_RUNS" and runnable[0].program != "designlog":
+            from .probes.runs import describe_runs
+
+            found: list[str] = []
+            for read in runnable:
+                outcome = self._run(read, cwd)
+                if isinstance(outcome, str):
+                    return item(
+                        FAILED if outcome != self.budget_reason else NOT_REPLAYABLE,
+                        outcome,
+                        commands=lines,
+                    )
+                if outcome.timed_out or outcome.returncode is None:
+                    return item(FAILED, outcome.error or "failed", commands=lines)
+                found += [ln for ln in outcome.stdout.splitlines() if ln.strip()]
+            logged = self.masker.mask(entry.get("Result") or "")
+            now = self.masker.mask(describe_runs(found))
+            return item(REPRODUCED if now == logged else CHANGED, "; ".join(refused), now, lines)
+        pairs = (
+            list(zip(runnable, logged_lines, strict=True))
+            if len(logged_lines) == len(runnable) and not refused
+            else [(c, "\n".join(logged_lines)) for c in runnable[:1]]
         )
-
-    command = entry.get("Command")
-    if entry.get("Origin") is not None:
-        return item(NOT_REPLAYABLE, f"Origin: {entry.get('Origin')}: its Result was not computed")
-    if entry.get("Calculation") is not None:
-        from .audit import recheck_calculation
-
-        problems = recheck_calculation(entry)
-        if problems:
-            return item(CHANGED, "; ".join(problems), "recomputed differently")
-        return item(REPRODUCED, "every step recomputes")
-    if command is None:
-        return item(NOT_REPLAYABLE, "no Command: to run")
-    if command.startswith("Created "):
-        return _replay_summary(entry, command, paths, item)
-    try:
-        return _replay_commands(entry, command, paths, timeout, item)
-    except Exception as exc:  # a hostile log must not stop the replay of the rest
-        return item(FAILED, f"{type(exc).__name__}: {exc}")
-
-
-def _replay_summary(entry: Entry, command: str, paths: Mapping[str, str], item: _Item) -> Replayed:
-    from .summary import GENERATED_MARKER, summary_result
-
-    target = Path(expand(command.removeprefix("Created ").strip(), {}, paths).run)
-    if not target.is_file():
-        return item(CHANGED, f"{target} no longer exists", "file missing")
-    plan = target.read_text(encoding="utf-8", errors="replace").partition(GENERATED_MARKER)[0]
-    now = summary_result(plan)
-    logged = entry.get("Result") or ""
-    if logged.startswith("Failed"):
-        return item(CHANGED, "the summary exists now; the log says writing it failed", now)
-    return item(REPRODUCED if now == logged else CHANGED, "the file is checked, not run", now)
-
-
-def _replay_commands(
-    entry: Entry, command: str, paths: Mapping[str, str], timeout: float, item: _Item
-) -> Replayed:
-    from .readonly import judge_command, split_command_lines
-
-    lines = split_command_lines(command)
-    cwd_written = entry.get("Working Directory")
-    cwd = expand(cwd_written, {}, paths).run if cwd_written else None
-    judged = [judge_command(line, paths, cwd=cwd) for line in lines]
-    refused = [
-        f"{line}: {verdict.reason}"
-        for line, verdict in zip(lines, judged, strict=True)
-        if not isinstance(verdict, ReadCommand)
-    ]
-    runnable = [v for v in judged if isinstance(v, ReadCommand)]
-    if not runnable:
-        return item(NOT_REPLAYABLE, "; ".join(refused), commands=lines)
-    logged_lines = (entry.get("Result") or "").split("\n")
-    if entry.action == "SEARCH_PRIOR_RUNS" and runnable[0].program != "designlog":
-        from .probes.runs import describe_runs
-
-        outputs = [_run_shell(c, cwd, timeout) for c in runnable]
-        failed = [o.error for o in outputs if o.timed_out or o.returncode is None]
-        if failed:
-            return item(FAILED, "; ".join(e or "failed" for e in failed), commands=lines)
-        found = [ln for o in outputs for ln in o.stdout.splitlines() if ln.strip()]
-        return _compare(item, entry.get("Result") or "", describe_runs(found), refused, lines)
-    pairs = (
-        list(zip(runnable, logged_lines, strict=True))
-        if len(logged_lines) == len(runnable) and not refused
-        else [(c, "\n".join(logged_lines)) for c in runnable[:1]]
-    )
-    statuses: list[tuple[str, str, str]] = []
-    for read, logged in pairs:
-        if read.program == "designlog":
-            now = _run_verb(read, paths)
-            statuses.append(_judge_verb(read.verb or "", logged, now))
-        else:
-            outcome = _run_shell(read, cwd, timeout)
-            if outcome.timed_out or outcome.returncode is None:
+        statuses: list[tuple[str, str, str]] = []
+        for read, logged in pairs:
+            outcome = self._run(read, cwd)
+            if isinstance(outcome, str):
+                status = NOT_REPLAYABLE if outcome == self.budget_reason else FAILED
+                statuses.append((status, outcome, ""))
+            elif outcome.timed_out or outcome.returncode is None:
                 statuses.append((FAILED, outcome.error or "failed", ""))
-                continue
-            statuses.append(_judge_shell(read, logged, outcome))
-    worst = next(
-        (s for s in statuses if s[0] == FAILED),
-        next((s for s in statuses if s[0] == CHANGED), statuses[0]),
-    )
-    reason = "; ".join(filter(None, [worst[1], *refused]))
-    now = "\n".join(s[2] for s in statuses)
-    return item(worst[0], reason, now, lines)
+            elif read.program == "designlog":
+                now = self.masker.mask(_verb_result(outcome))
+                statuses.append(_judge_verb(read.verb or "", self.masker.mask(logged), now))
+            else:
+                now = self.masker.mask(summarize(read.text, outcome))
+                statuses.append(_judge_shell(read, self.masker.mask(logged), now))
+        worst = next(
+            (s for rank in (FAILED, CHANGED, NOT_REPLAYABLE) for s in statuses if s[0] == rank),
+            statuses[0],
+        )
+        reason = "; ".join(filter(None, [worst[1], *refused]))
+        now = "\n".join(s[2] for s in statuses)
+        return item(worst[0], reason, now, lines)
+
+    def _run(self, read: ReadCommand, cwd: str) -> CommandOutcome | str:
+        """Run one judged command within its timeout and what is left of the budget; a string
+        says why it did not finish (the budget)."""
+        left = self.remaining()
+        if left <= 0:
+            return self.budget_reason
+        limit = min(self.command_timeout, left)
+        outcome = run_pipeline(read, timeout=limit, cwd=cwd)
+        if outcome.timed_out and limit < self.command_timeout:
+            self.spent = True
+            return f"timed out after {outcome.seconds:.0f}s: {self.budget_reason}"
+        return outcome
 
 
-def _compare(item: _Item, logged: str, now: str, refused: list[str], lines: list[str]) -> Replayed:
-    status = REPRODUCED if now == logged else CHANGED
-    return item(status, "; ".join(refused), now, lines)
-
-
-def _run_shell(read: ReadCommand, cwd: str | None, timeout: float) -> CommandOutcome:
-    from .readonly import run_pipeline
-
-    return run_pipeline(read, timeout=timeout, cwd=cwd)
-
-
-def _run_verb(read: ReadCommand, paths: Mapping[str, str]) -> str:
-    """A ``designlog`` read verb, run in this process through the step its magic calls."""
-    from . import steps
-    from .cli import build_parser
-
+def _read_regular_file(path: str) -> str | None:
+    """The text of a regular file (its first few megabytes), or ``None``: a FIFO or device in
+    its place must not block or flood the replay."""
     try:
-        args = build_parser().parse_args(list(read.stages[0][1:]))
-    except DesignLogError as exc:
-        return f"Failed: {exc}"
-    except SystemExit:  # --help or --version in a forged log: argparse would leave
-        return "Failed: not a check (it only prints help)"
-    step = getattr(args, "step", None)
-    if step is None:
-        return "Failed: not a read verb"
+        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
     try:
-        outcome = step(args, steps.StepContext(paths=dict(paths)))
-    except DesignLogError as exc:
-        return f"Failed: {exc}"
-    return outcome.result
+        if not stat.S_ISREG(os.fstat(handle).st_mode):
+            return None
+        with os.fdopen(handle, "rb", closefd=False) as reader:
+            data = reader.read(_MAX_SUMMARY_BYTES)
+    finally:
+        os.close(handle)
+    return data.decode("utf-8", errors="replace")
+
+
+def _verb_result(outcome: CommandOutcome) -> str:
+    """The Result a ``designlog VERB`` run printed (its first line; with ``--json`` in the log's
+    command, the ``result`` of its JSON), or its one error line as the step would have said it."""
+    if outcome.stdout.startswith("{"):
+        try:
+            data = json.loads(outcome.stdout)
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("result"), str):
+            return str(data["result"])
+    first = next(iter(outcome.stdout.splitlines()), "")
+    if first:
+        return first
+    prefix = "designlog: error: "
+    message = next((ln for ln in outcome.stderr.splitlines() if ln.startswith(prefix)), None)
+    if message is not None:
+        return f"Failed: {message.removeprefix(prefix)}"
+    return f"Failed: {outcome.error or 'no result'}"
 
 
 _SPEED_RE = re.compile(r"([0-9][0-9,]*\.?[0-9]*) it/s")
@@ -330,10 +519,7 @@ def _judge_need(logged: str, now: str) -> tuple[str, str, str]:
     return CHANGED, "there is enough space now; the log says there was not", now
 
 
-def _judge_shell(read: ReadCommand, logged: str, outcome: CommandOutcome) -> tuple[str, str, str]:
-    from .probes.commands import summarize
-
-    now = summarize(read.text, outcome)
+def _judge_shell(read: ReadCommand, logged: str, now: str) -> tuple[str, str, str]:
     if read.program == "df":
         before, after = _available(logged), _available(now)
         if before is not None and after is not None:

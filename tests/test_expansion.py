@@ -66,7 +66,9 @@ def test_collapse_falls_back_to_experiment_dir():
 
 def test_without_a_namespace_only_path_names_are_bound_and_nothing_runs(tmp_path):
     marker = tmp_path / "ran"
-    text = "{models_dir}/x {__import__('pathlib').Path(%r).touch()} $HOME {1+1}" % str(marker)
+    text = (
+        "{models_dir}/x {__import__('pathlib').Path(" + repr(str(marker)) + ").touch()} $HOME {1+1}"
+    )
     expanded = expand(text, None, {"models_dir": "/m"})
     assert expanded.run == text.replace("{models_dir}", "/m")
     assert expanded.logged == text

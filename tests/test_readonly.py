@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,14 +18,18 @@ from hypothesis import strategies as st
 
 from designlog_magics.probes.commands import run_command
 from designlog_magics.readonly import (
-    DESIGNLOG_READ_VERBS,
+    OUTSIDE,
     PIPE_PROGRAMS,
     READ_PROGRAMS,
     ReadCommand,
     Refusal,
+    confine,
     judge_command,
+    read_verbs,
     run_pipeline,
     split_command_lines,
+    substitute_paths,
+    verb_argv,
 )
 
 EVIL = "x; touch CANARY"
@@ -282,6 +288,21 @@ HOSTILE = [
     ("designlog speed x -- --log", "`designlog --log` appends"),
     ("designlog search x | head -1", "nothing may be piped"),
     ("designlog naming *", "unexpanded glob"),
+    # options a program does not have stop it with a usage error: refused, so none is misread
+    ("ls -j x", "`-j` is not an option of ls"),
+    ("ls --frobnicate x", "`--frobnicate` is not an option of ls"),
+    ("grep --ex=x y z", "`--ex` is ambiguous for grep"),
+    ("ls --all=x", "`ls --all` takes no value"),
+    ("head -n", "`head -n` needs a value"),
+    ("designlog verify MODEL x --frob", "`designlog verify`: unrecognized arguments: --frob"),
+    ("designlog verify --help", "prints help"),
+    ("designlog speed -h", "prints help"),
+    ("designlog search x --like", "argument --like: expected at least one argument"),
+    ("designlog naming x --json=1", "argument --json: ignored explicit argument '1'"),
+    ("designlog show", "`designlog show` is not a read verb"),
+    # a verb expands {expression} (evaluated as Python) and $name in a path argument
+    ('designlog verify MODEL \'{__import__("os").system("touch CANARY")}\'', "would be expanded"),
+    ("designlog verify MODEL '$HOME'", "`$` in a designlog argument"),
 ]
 
 
@@ -303,7 +324,7 @@ def test_an_unquoted_pattern_the_shell_would_expand_is_refused(tree):
     )
 
 
-def test_designlog_read_verbs_are_judged_not_run(tree):
+def test_designlog_read_verbs_are_judged_then_run_as_the_command_line(tree):
     for line, verb in [
         ("designlog verify MODEL {models_dir}/Llama", "verify"),
         ("designlog search {scratch_dir} --limit 5", "search"),
@@ -314,10 +335,28 @@ def test_designlog_read_verbs_are_judged_not_run(tree):
         judged = judge_command(line, tree)
         assert isinstance(judged, ReadCommand) and judged.program == "designlog"
         assert judged.verb == verb and judged.stages[0][:2] == ("designlog", verb)
-        with pytest.raises(ValueError, match="in-process"):
-            run_pipeline(judged)
+        argv = verb_argv(judged)
+        assert argv[:5] == [sys.executable, "-P", "-m", "designlog_magics", verb]
+        assert argv[5:] == list(judged.stages[0][2:])
     judged = judge_command("designlog verify MODEL {models_dir}/Llama", tree)
     assert judged.stages[0][-1] == tree["models_dir"] + "/Llama"
+    # run: a subprocess of this Python, the Result on its first line
+    outcome = run_pipeline(judge_command("designlog naming cap_8L_lora", {}), timeout=120)
+    assert outcome.command == "designlog naming cap_8L_lora"
+    assert outcome.stdout.splitlines()[0].startswith("cap_8L_lora breaks the convention")
+    verified = run_pipeline(judged, timeout=120, cwd=tree["root"])
+    assert verified.ok and verified.stdout.startswith("Directory exists with 2 files")
+
+
+def test_a_planted_package_in_the_working_directory_is_not_imported(tmp_path):
+    planted = tmp_path / "designlog_magics"
+    planted.mkdir()
+    canary = tmp_path / "CANARY"
+    (planted / "__init__.py").write_text(f"open({str(canary)!r}, 'w')\n")
+    (planted / "__main__.py").write_text(f"open({str(canary)!r}, 'w')\n")
+    outcome = run_pipeline(judge_command("designlog naming x_y_2025-01-01", {}), cwd=str(tmp_path))
+    assert outcome.ok, outcome.stderr
+    assert not canary.exists()
 
 
 def test_split_command_lines():
@@ -409,6 +448,15 @@ def test_output_beyond_the_cap_stops_the_command():
     assert "output over 100000 bytes" in outcome.stderr
 
 
+def test_options_after_operands_are_read_as_judged_whatever_the_environment(tree, monkeypatch):
+    """POSIXLY_CORRECT would make ``-d`` (and a value after ``-n``) operands: it is left out."""
+    judged = judge_command("ls {scratch_dir} -d", tree)
+    plain = run_pipeline(judged)
+    monkeypatch.setenv("POSIXLY_CORRECT", "1")
+    monkeypatch.setenv("GREP_OPTIONS", "-r")
+    assert run_pipeline(judged).stdout == plain.stdout == tree["scratch_dir"] + "\n"
+
+
 def test_programs_are_found_on_absolute_path_entries_only(tmp_path, monkeypatch):
     fake = tmp_path / "ls"
     fake.write_text(f"#!/bin/sh\ntouch {tmp_path}/CANARY\n")
@@ -435,7 +483,7 @@ def test_run_pipeline_takes_only_judged_commands():
 SHELL_ALPHABET = list("ab -\t'\"\\;|&$()~/*?[]{}#=\n<>`!:.")
 PATHS = {"d": "/tmp/x; touch CANARY", "e": "~/*"}
 PROGRAMS = [*READ_PROGRAMS, *PIPE_PROGRAMS, "designlog", "sh", "python", "./ls", "egrep", ""]
-DESIGNLOG_WORDS = [*DESIGNLOG_READ_VERBS, "add", "--log", "--lo=x", "replay"]
+DESIGNLOG_WORDS = [*sorted(read_verbs()), "add", "--log", "--lo=x", "replay"]
 
 
 @st.composite
@@ -465,7 +513,7 @@ def _check_allowed(judged: ReadCommand) -> None:
         assert judged.stages[1][0] in PIPE_PROGRAMS and len(judged.stages[1]) <= 3
         assert judged.program != "designlog"
     if judged.program == "designlog":
-        assert judged.verb in DESIGNLOG_READ_VERBS
+        assert judged.verb in read_verbs()
         log_options = ("--l", "--lo", "--log")
         assert not any(a.split("=")[0] in log_options for a in judged.stages[0][2:])
     if judged.program == "find":
@@ -524,3 +572,252 @@ def test_allowed_words_are_the_words_bash_sees(tmp_path_factory, text):
     assert words[0] == "START"
     assert tuple(words[1:]) == judged.stages[0][1:]
     assert list(empty.iterdir()) == []
+
+
+# -- where a command may read: the plan's paths only ----------------------------------------
+HF_SECRET = "hf_" + "Q7rT2mW9xK4pL8vN3cB6zH1jF5gD0sA"
+
+
+@pytest.fixture
+def plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """An experiment directory and a bound data directory (the roots), a home with a token,
+    and a directory outside both; symlinks inside that lead in and out."""
+    home = tmp_path / "home"
+    (home / ".cache" / "huggingface").mkdir(parents=True)
+    (home / ".cache" / "huggingface" / "token").write_text(HF_SECRET + "\n")
+    monkeypatch.setenv("HOME", str(home))
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("outside secret\n")
+    experiment = tmp_path / "exp"
+    (experiment / "sub").mkdir(parents=True)
+    (experiment / "notes.txt").write_text("model checked\n")
+    (experiment / "patterns.txt").write_text("checked\n")
+    (experiment / "link_out").symlink_to(outside / "secret.txt")
+    (experiment / "dir_out").symlink_to(outside)
+    (experiment / "link_in").symlink_to("notes.txt")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "words.json").write_text('["a"]\n')
+    return {
+        "experiment_dir": str(experiment),
+        "data_dir": str(data),
+        "outside": str(outside),
+        "home": str(home),
+    }
+
+
+def _roots(plan: dict[str, str]) -> list[str]:
+    return [plan["experiment_dir"], plan["data_dir"]]
+
+
+INSIDE = [
+    "head -n 1 {experiment_dir}/notes.txt",
+    "head -n 1 notes.txt",
+    "head -n 1 sub/../notes.txt",
+    "head -5 notes.txt",
+    "head -5c notes.txt",
+    "head -n 1 {experiment_dir}/link_in",
+    "ls",
+    "ls -lR {experiment_dir}",
+    "ls -L {experiment_dir}/link_in",
+    "du -sh {data_dir}",
+    "du -sh --exclude=*.json {data_dir}",
+    "ls --hide=*.json -I x {data_dir}",
+    "df -h {data_dir}",
+    "df -h",  # the mount table, no file
+    "stat -c %s {data_dir}/words.json",
+    "stat -L {experiment_dir}/link_in",
+    "wc -l {data_dir}/words.json -",
+    "grep -r checked",  # the working directory, which is inside
+    "grep -r --include='*.txt' checked {experiment_dir}",
+    "grep -f patterns.txt {data_dir}/words.json",
+    "grep -e x -f - notes.txt",
+    "grep --exclude-fr=patterns.txt -r x .",
+    "grep -rl x {experiment_dir}/sub {data_dir}",
+    "find {experiment_dir} -newer notes.txt -name '*.txt'",
+    "find -H {experiment_dir} -name x",
+    "find {experiment_dir} -newermt 2020-01-01",
+    "find -name x",
+    "designlog verify MODEL {data_dir}",
+    "designlog verify DATASET {data_dir}/words.json --timeout 5",
+    "designlog search {experiment_dir} --like model=x batch_size=4",
+    "designlog search --limit 5 -- {experiment_dir}",
+    "designlog search --sacct --since 2025-01-01",
+    "designlog naming /etc/shadow",  # a name, not a path: naming reads nothing
+    "designlog disk {data_dir} --ne 40G",
+    "designlog speed {experiment_dir}/notes.txt",
+]
+
+
+@pytest.mark.parametrize("line", INSIDE)
+def test_reads_inside_the_plan_are_allowed(plan, line):
+    judged = judge_command(line, plan, cwd=plan["experiment_dir"], roots=_roots(plan))
+    assert isinstance(judged, ReadCommand), judged
+
+
+OUT = [
+    # (line, what the reason shows after "reads outside the plan's paths")
+    ("head -n 3 ~/.cache/huggingface/token", "/.cache/huggingface/token"),
+    ("grep -r API_KEY ~", "home"),
+    ("head -n 5 /etc/shadow", "/etc/shadow"),
+    ("head -n 1 {experiment_dir}/link_out", "(that is"),
+    ("grep -r x {experiment_dir}/dir_out", "dir_out"),
+    ("ls {experiment_dir}/dir_out/not-yet-there", "not-yet-there"),
+    ("head -n 1 {experiment_dir}/../outside/secret.txt", "secret.txt"),
+    ("head -n 1 ../outside/secret.txt", "secret.txt"),
+    ("head -n 1 {experiment_dir}/missing/../../outside/secret.txt", "secret.txt"),
+    ("grep -r TOKEN {experiment_dir}/..", "/.."),
+    ("grep -rl TOKEN /", "`/`"),
+    ("grep -d recurse TOKEN /", "`/`"),
+    ("find {experiment_dir}/.. -name token", "/.."),
+    ("find / -name token", "`/`"),
+    ("find -L {experiment_dir} -name x", "`find -L` follows every symlink"),
+    ("find {experiment_dir} -follow -name x", "`find -L` follows every symlink"),
+    ("find {experiment_dir} -newer /etc/passwd", "/etc/passwd"),
+    ("find {experiment_dir} -anewer /etc/passwd", "/etc/passwd"),
+    ("find {experiment_dir} -newerma /etc/passwd", "/etc/passwd"),
+    ("find {experiment_dir} -samefile ../outside/secret.txt", "secret.txt"),
+    ("grep -f /etc/passwd notes.txt", "/etc/passwd"),
+    ("grep --file=/etc/passwd notes.txt", "/etc/passwd"),
+    ("grep -f/etc/passwd notes.txt", "/etc/passwd"),
+    ("grep --exclude-fr=/etc/passwd -r x .", "/etc/passwd"),
+    ("grep -R x {experiment_dir}", "`grep -R` follows every symlink"),
+    ("grep --dereference-rec x {experiment_dir}", "`grep -R` follows every symlink"),
+    ("du -X /etc/passwd {experiment_dir}", "/etc/passwd"),
+    ("du -L {experiment_dir}", "`du -L` follows every symlink"),
+    ("ls -RL {experiment_dir}", "`ls -R -L` follows every symlink"),
+    ("ls -l /etc/ssh", "/etc/ssh"),
+    ("df -h /", "`/`"),
+    ("stat -c %s {outside}/secret.txt", "secret.txt"),
+    ("wc -l -- {outside}/secret.txt", "secret.txt"),
+    ("designlog verify MODEL ~/.cache/huggingface", "huggingface"),
+    ("designlog verify MODEL '~/.cache/huggingface'", "huggingface"),  # the verb expands ~
+    ("designlog verify DATASET {experiment_dir}/link_out", "(that is"),
+    ("designlog search /", "`/`"),
+    ("designlog search --limit 5 -- /", "`/`"),
+    ("designlog search --like model=x -- /", "`/`"),
+    ("designlog disk / --need 1G", "`/`"),
+    ("designlog speed ../outside/secret.txt", "secret.txt"),
+]
+
+
+@pytest.mark.parametrize("line, shown", OUT)
+def test_reads_outside_the_plan_are_refused(plan, line, shown):
+    judged = judge_command(line, plan, cwd=plan["experiment_dir"], roots=_roots(plan))
+    assert isinstance(judged, Refusal), judged
+    assert judged.reason.startswith(OUTSIDE + ": "), judged.reason
+    assert shown in judged.reason, judged.reason
+    # the same words, judged alone, pass: it is the confinement that refuses them
+    assert isinstance(judge_command(line, plan, cwd=plan["experiment_dir"]), ReadCommand)
+
+
+@pytest.mark.parametrize(
+    "line, reason",
+    [
+        ("wc --files0-from=list.txt", "`wc --files0-from` reads the names"),
+        ("du --files0-from list.txt", "`du --files0-from` reads the names"),
+        ("find -files0-from list.txt -name x", "`find -files0-from` reads its starting points"),
+        ("designlog speed 4187301", "wherever SLURM wrote it"),
+        ("designlog speed 4187301_2", "wherever SLURM wrote it"),
+    ],
+)
+def test_reads_named_elsewhere_cannot_be_judged(plan, line, reason):
+    judged = judge_command(line, plan, cwd=plan["experiment_dir"], roots=_roots(plan))
+    assert isinstance(judged, Refusal) and reason in judged.reason
+    assert judged.reason.endswith("which cannot be judged")
+
+
+def test_relative_reads_follow_the_working_directory(plan):
+    outside_cwd = plan["outside"]
+    for line in ["head -n 1 secret.txt", "ls", "grep -r x", "find -name x"]:
+        judged = judge_command(line, plan, cwd=outside_cwd, roots=_roots(plan))
+        assert isinstance(judged, Refusal) and judged.reason.startswith(OUTSIDE), line
+    # grep with no file and no recursion reads standard input (empty): nothing to judge
+    assert isinstance(
+        judge_command("grep x", plan, cwd=outside_cwd, roots=_roots(plan)), ReadCommand
+    )
+
+
+def test_confine_is_the_one_rule(plan):
+    experiment, outside = plan["experiment_dir"], plan["outside"]
+    assert (
+        confine([experiment, "notes.txt", "sub/..", "new/file"], [experiment], cwd=experiment)
+        is None
+    )
+    assert confine(["link_in"], [experiment], cwd=experiment) is None
+    out = confine(["notes.txt", "link_out"], [experiment], cwd=experiment)
+    assert out is not None and out.reason.startswith(OUTSIDE) and "link_out" in out.reason
+    assert confine([".."], [experiment], cwd=experiment) is not None
+    assert confine([experiment + "-other"], [experiment], cwd=experiment) is not None  # a prefix
+    assert confine([outside], [experiment, outside], cwd="/") is None
+    assert confine(["x"], [], cwd=experiment) is not None  # no root: nothing may be read
+    assert confine(["a\0b"], [experiment], cwd=experiment) is not None  # never raises
+    # a root reached through a symlink is the same root
+    alias = Path(plan["home"]) / "exp-alias"
+    alias.symlink_to(experiment)
+    assert confine([f"{experiment}/notes.txt"], [str(alias)], cwd="/") is None
+
+
+SEGMENTS = ["sub", "..", ".", "link_in", "dir_out", "missing", "exp", "outside"]
+
+
+@given(st.lists(st.sampled_from(SEGMENTS), min_size=1, max_size=6), st.booleans())
+def test_confine_agrees_with_coreutils_realpath(tmp_path_factory, segments, absolute):
+    """Differential: a word is inside exactly when GNU ``realpath -m`` puts it inside."""
+    root = tmp_path_factory.mktemp("confine")
+    experiment = root / "exp"
+    (experiment / "sub").mkdir(parents=True)
+    (root / "outside").mkdir()
+    (experiment / "link_in").symlink_to("sub")
+    (experiment / "dir_out").symlink_to(root / "outside")
+    word = "/".join(segments)
+    if absolute:
+        word = f"{experiment}/{word}"
+    real = subprocess.run(
+        ["realpath", "-m", "--", os.path.join(experiment, word)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.rstrip("\n")
+    inside = real == str(experiment) or real.startswith(f"{experiment}/")
+    assert (confine([word], [str(experiment)], cwd=str(experiment)) is None) == inside, (word, real)
+
+
+VERB_WORDS = ["/p", "rel", "~/x", "--like", "a=b", "--", "-5", "--limit", "3", "--ne", "4G"]
+VERB_WORDS += ["-e", "why", "--json", "MODEL", "--sacct", "--full", "--li", "x y", "-"]
+VERB_PATH_DEST = {"verify": "target", "search": "root", "speed": "source", "disk": "path"}
+
+
+@given(st.sampled_from(sorted(VERB_PATH_DEST)), st.lists(st.sampled_from(VERB_WORDS), max_size=6))
+def test_every_path_the_verb_parses_is_judged(tmp_path_factory, verb, words):
+    """Differential against the command line's own parser: when a designlog line is allowed
+    with only its working directory as root, the path the verb gets lies inside it."""
+    from designlog_magics.cli import build_parser
+    from designlog_magics.exceptions import DesignLogError
+
+    cwd = tmp_path_factory.mktemp("verb") / "in"
+    cwd.mkdir()
+    line = shlex.join(["designlog", verb, *words])
+    judged = judge_command(line, {}, cwd=str(cwd), roots=[str(cwd)])
+    assume(isinstance(judged, ReadCommand))
+    try:
+        args = build_parser().parse_args([verb, *words])
+    except (DesignLogError, SystemExit):
+        return  # the verb stops at its usage error: it reads nothing
+    given_path = getattr(args, VERB_PATH_DEST[verb], None)
+    if isinstance(given_path, str) and not (verb == "speed" and given_path.isdigit()):
+        real = os.path.realpath(os.path.join(cwd, os.path.expanduser(given_path)))
+        assert real == str(cwd) or real.startswith(f"{cwd}/"), (line, given_path)
+
+
+def test_substitute_paths_replaces_bound_names_and_evaluates_nothing(tmp_path):
+    paths = {"experiment_dir": str(tmp_path)}
+    assert substitute_paths("{experiment_dir}/sub", paths) == f"{tmp_path}/sub"
+    assert substitute_paths("/plain/path", paths) == "/plain/path"
+    canary = tmp_path / "CANARY"
+    evil = f"{{__import__('os').system('touch {canary}')}}"
+    refused = substitute_paths(evil, paths)
+    assert isinstance(refused, Refusal) and "not a path name" in refused.reason
+    assert isinstance(substitute_paths("{nope}/x", paths), Refusal)
+    assert not canary.exists()

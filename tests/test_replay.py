@@ -182,12 +182,12 @@ HARMLESS_BUT_NOT_CHECKS = ["designlog verify --help", "designlog speed --version
 def test_a_hostile_log_runs_nothing_deletes_nothing_and_stays_as_it_was(tmp_path):
     from designlog_magics import DesignLog, new_entry
 
-    data = tmp_path / "data"
-    data.mkdir()
+    experiment = tmp_path / "exp"
+    data = experiment / "data"  # inside the plan, so its reads may run
+    data.mkdir(parents=True)
     keep = data / "keep.txt"
     keep.write_text("must survive\n")
     canary = tmp_path / "CANARY"
-    experiment = tmp_path / "exp"
     log = DesignLog(experiment)
     for number, template in enumerate(HOSTILE):
         command = template.format(d=data, canary=canary, keep=keep)
@@ -216,3 +216,232 @@ def test_a_hostile_log_runs_nothing_deletes_nothing_and_stays_as_it_was(tmp_path
     multi = report.items[len(HOSTILE)]
     assert multi.status == "changed"  # its `ls` ran and gives another Result; the rest did not
     assert "touch" in multi.reason and "rm" in multi.reason
+
+
+# -- a log received from someone else ---------------------------------------------------------
+HF_SECRET = "hf_" + "Zq8XvT3mKp7LwR2nYb5cJd9HsF4gA1eU"
+WANDB_SECRET = "9f2c" * 10
+ELSEWHERE_SECRET = "elsewhere-" + "Vb7Nq2Lx"
+INSIDE_SECRET = "hf_" + "abcdefghijklmnopqrstuvwxyz0123"
+SECRETS = (HF_SECRET, WANDB_SECRET, ELSEWHERE_SECRET, INSIDE_SECRET)
+CONTROL = "\x1b]0;TITLE\x07 cleared \x1b[2J"
+
+
+def _forge(log: Path, entries) -> None:
+    """Write entries as log text with nothing masked: a log as someone else may send it."""
+    from designlog_magics.textformat import render
+
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("".join(render(entry) for entry in entries), encoding="utf-8")
+
+
+def _check(action: str, brief: str, command: str, result: str = "x", **more: str):
+    from designlog_magics import new_entry
+
+    fields = [("Command", command), ("Result", result)]
+    fields += [(key.replace("_", " ").title(), value) for key, value in more.items()]
+    return new_entry(action, brief, fields)
+
+
+@pytest.fixture
+def received(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """A home with a token and an API key, a directory beside the experiment with a secret,
+    and an experiment directory holding a received log, symlinks out, and a secret of its own."""
+    from designlog_magics import new_entry
+    from designlog_magics.session import format_bindings
+
+    home = tmp_path / "home"
+    (home / ".cache" / "huggingface").mkdir(parents=True)
+    token = home / ".cache" / "huggingface" / "token"
+    token.write_text(HF_SECRET + "\n")
+    (home / ".bashrc").write_text(f"export WANDB_API_KEY={WANDB_SECRET}\n")
+    monkeypatch.setenv("HOME", str(home))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "secret.txt").write_text(ELSEWHERE_SECRET + "\n")
+    experiment = tmp_path / "exp"
+    experiment.mkdir()
+    (experiment / "notes.txt").write_text("model checked\n")
+    (experiment / "env.txt").write_text(f"HF_TOKEN={INSIDE_SECRET}\n")
+    (experiment / "link_out").symlink_to(token)
+    (experiment / "cache").symlink_to(home / ".cache")
+    canary = tmp_path / "CANARY"
+    evil = f"{{__import__('os').system('touch {canary}')}}"
+    start = new_entry(
+        "START_DESIGN",
+        "Experiment design started",
+        [("Directory", str(experiment)), ("Paths", format_bindings({"home_dir": str(home)}))],
+    )
+    out = [
+        _check("VERIFY_MODEL", "token", "head -n 3 ~/.cache/huggingface/token"),
+        _check("VERIFY_MODEL", "keys", "grep -r API_KEY ~"),
+        _check("VERIFY_MODEL", "shadow", "head -n 5 /etc/shadow"),
+        _check("VERIFY_MODEL", "link", "head -n 1 {experiment_dir}/link_out"),
+        _check("VERIFY_MODEL", "climb", "head -n 1 {experiment_dir}/../elsewhere/secret.txt"),
+        _check("VERIFY_MODEL", "parent", "grep -r secret {experiment_dir}/.."),
+        _check("VERIFY_MODEL", "follow", "find -L {experiment_dir} -name token"),
+        _check("VERIFY_DATASET", "verb", "designlog verify DATASET {experiment_dir}/link_out"),
+        _check("VERIFY_MODEL", "bound home", "head -n 1 {home_dir}/.cache/huggingface/token"),
+    ]
+    refused = [
+        _check("VERIFY_MODEL", "cwd", "head -n 1 secret.txt", working_directory=str(elsewhere)),
+        _check("VERIFY_MODEL", "eval", f"designlog verify MODEL '{evil}'"),
+        _check("VERIFY_MODEL", "eval cwd", "ls", working_directory=evil),
+        new_entry("CREATE_SUMMARY", "eval summary", [("Command", f"Created {evil}")]),
+    ]
+    inside = [
+        _check("VERIFY_MODEL", "inside", "head -n 1 {experiment_dir}/notes.txt", "model checked"),
+        _check("VERIFY_MODEL", "inside secret", "head -n 1 env.txt", f"HF_TOKEN={INSIDE_SECRET}"),
+        _check("VERIFY_MODEL", CONTROL, "head -n 1 notes.txt", "\x1b[31mred"),
+    ]
+    _forge(experiment / "design-experiment.log", [start, *out, *refused, *inside])
+    return {"experiment": experiment, "canary": canary, "out": len(out), "refused": len(refused)}
+
+
+def _assert_safe(text: str) -> None:
+    for secret in SECRETS:
+        assert secret not in text
+    assert "\x1b" not in text and "\x07" not in text  # no raw ESC or BEL
+
+
+def test_a_received_log_reads_only_its_plan_and_shows_no_secret(received):
+    report = replay_log(received["experiment"])
+    statuses = [item.status for item in report.items]
+    out, refused = received["out"], received["refused"]
+    assert statuses[0] == "not replayable"  # START_DESIGN: nothing to run
+    for item in report.items[1 : 1 + out]:
+        assert item.status == "not replayable", item
+        command = item.commands[0]
+        assert item.reason.startswith(f"`{command}`: reads outside the plan's paths: "), item
+    follow = report.items[7]
+    assert "`find -L` follows every symlink" in follow.reason
+    for item in report.items[1 + out : 1 + out + refused]:
+        assert item.status == "not replayable", item
+    assert report.items[1 + out].reason.startswith("Working Directory: reads outside")
+    assert not received["canary"].exists()  # no {expression} was evaluated
+    plain, secret, control = report.items[-3:]
+    assert plain.status == "reproduced", plain
+    assert secret.status == "reproduced" and secret.now == "HF_TOKEN=****", secret
+    assert control.status == "changed" and control.now == "model checked"
+    # the log's own home binding is not a root
+    assert any("home_dir=" in text and "home directory" in text for text in report.left_out)
+    assert str(received["experiment"]) in report.roots
+    text = report.render()
+    html = report._repr_html_()
+    dumped = json.dumps(report.as_dict())
+    for shown in (text, html, dumped):
+        _assert_safe(shown)
+    assert "\\x1b]0;TITLE\\x07 cleared \\x1b[2J" in text  # shown, not obeyed
+    assert "logged: \\x1b[31mred" in text
+    assert "HF_TOKEN=****" in text or "HF_TOKEN=****" in dumped
+
+
+def test_the_command_line_replays_a_received_log_safely(received):
+    before = (received["experiment"] / "design-experiment.log").read_bytes()
+    text = subprocess.run(
+        [sys.executable, "-m", "designlog_magics", "replay", str(received["experiment"])],
+        capture_output=True,
+        timeout=300,
+        env=_env(),
+    )
+    as_json = _replay(received["experiment"], "--json")
+    assert text.returncode == 1 and as_json.returncode == 1  # the control entry changed
+    for output in (text.stdout, text.stderr):
+        _assert_safe(output.decode("utf-8", errors="replace"))
+        assert b"\x1b" not in output and b"\x07" not in output
+    _assert_safe(as_json.stdout + as_json.stderr)
+    report = json.loads(as_json.stdout)
+    reasons = [e["reason"] for e in report["entries"]]
+    assert sum("`: reads outside the plan's paths: " in r for r in reasons) == received["out"]
+    assert [e["status"] for e in report["entries"][-3:]] == ["reproduced", "reproduced", "changed"]
+    assert b"reads outside the plan's paths" in text.stdout
+    assert not received["canary"].exists()
+    assert (received["experiment"] / "design-experiment.log").read_bytes() == before
+
+
+def test_the_notebook_replay_masks_and_escapes(ip, received):
+    from IPython.utils.capture import capture_output
+
+    ip.run_line_magic("designlog", f"start {received['experiment']} --no-panel")
+    with capture_output() as captured:
+        ip.run_line_magic("designlog", "replay")
+    html = "".join(o.data.get("text/html", "") for o in captured.outputs)
+    assert "reads outside the plan&#x27;s paths" in html
+    _assert_safe(html + captured.stdout)
+    assert not received["canary"].exists()
+
+
+def test_a_custom_masker_applies_to_everything_replay_returns(received):
+    from designlog_magics.masking import SecretMasker
+
+    masker = SecretMasker.from_patterns([r"model (?P<secret>checked)"])
+    report = replay_log(received["experiment"], masker=masker)
+    plain = report.items[-3]
+    assert plain.status == "reproduced" and plain.now == "model ****"
+    assert "checked" not in report.render() and "checked" not in json.dumps(report.as_dict())
+
+
+@pytest.mark.timeout(120)
+def test_a_log_of_hanging_commands_ends_within_its_budget(tmp_path, monkeypatch):
+    experiment = tmp_path / "exp"
+    experiment.mkdir()
+    os.mkfifo(experiment / "fifo")  # never written: reading it waits forever
+    fake = tmp_path / "bin"  # a sacct whose accounting daemon never answers
+    fake.mkdir()
+    (fake / "sacct").write_text("#!/bin/sh\nwhile :; do sleep 1; done\n")
+    (fake / "sacct").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
+    hanging = [_check("SEARCH_PRIOR_RUNS", "verb", "designlog search --sacct --since 2025-01-01")]
+    hanging += [
+        _check("VERIFY_MODEL", f"fifo {n}", "head -n 1 {experiment_dir}/fifo") for n in range(5)
+    ]
+    _forge(experiment / "design-experiment.log", hanging)
+    report = replay_log(experiment, timeout=3, command_timeout=1)
+    statuses = [item.status for item in report.items]
+    assert statuses[0] == "failed" and "timed out" in report.items[0].reason
+    spent = statuses.index("not replayable")
+    assert set(statuses[:spent]) == {"failed"} and set(statuses[spent:]) == {"not replayable"}
+    for item in report.items[spent:]:
+        assert item.reason == "the replay's time budget (3 s) was spent"
+    assert report.budget_spent and report.exit_status == 1
+    assert "CHANGED: 0 reproduced" in report.render()
+    assert _processes_reading(str(tmp_path)) == []  # the verb, its sacct and every head
+
+
+@pytest.mark.timeout(120)
+def test_the_command_line_timeout_is_the_whole_replays_budget(tmp_path):
+    experiment = tmp_path / "exp"
+    experiment.mkdir()
+    os.mkfifo(experiment / "fifo")
+    entries = [
+        _check("VERIFY_MODEL", f"fifo {n}", "head -n 1 {experiment_dir}/fifo") for n in range(3)
+    ]
+    _forge(experiment / "design-experiment.log", entries)
+    done = _replay(experiment, "--json", "--timeout", "2")
+    assert done.returncode == 1, done.stderr
+    entries = json.loads(done.stdout)["entries"]
+    assert entries[0]["status"] == "failed"
+    assert entries[0]["reason"].endswith("the replay's time budget (2 s) was spent")
+    assert [e["status"] for e in entries[1:]] == ["not replayable"] * 2
+    assert _processes_reading(str(experiment)) == []
+
+
+def _processes_reading(prefix: str) -> list[int]:
+    """Processes with an argument under ``prefix`` (a killed group's members may take a moment
+    to go)."""
+    import time
+
+    deadline = time.monotonic() + 5
+    while True:
+        found = []
+        for pid in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                    words = handle.read().split(b"\0")
+            except OSError:
+                continue
+            if any(w.startswith(prefix.encode()) for w in words) and pid.isdigit():
+                found.append(int(pid))
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)

@@ -1,4 +1,5 @@
-"""Run a cell's shell command with a timeout, and summarise its result the way a person would.
+"""Run a command with a timeout (the one subprocess runner), and summarise its result the way a
+person would.
 
 The summary is what goes to the log's ``Result:`` line: ``Directory exists with 15 files
 (config.json, model.safetensors, etc.)`` for ``ls DIR``, ``File exists, 655K`` for ``ls -lh FILE``,
@@ -10,12 +11,14 @@ from __future__ import annotations
 
 import os
 import re
+import selectors
 import shlex
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 JOB_STATUS_COMMANDS = ("squeue", "sacct", "sstat")
 _SEGMENT_SPLIT_RE = re.compile(r"\|\||&&|[|;&]")
@@ -90,58 +93,155 @@ def split_commands(body: str) -> list[str]:
     return commands
 
 
+BASH = ("bash", "-o", "pipefail", "-c")
+Pipeline = Sequence[Sequence[str]]
+
+
 def run_command(
-    command: str,
+    command: str | Pipeline,
     *,
     timeout: float = 120.0,
     cwd: str | None = None,
     on_output: Callable[[str], None] | None = None,
     poll_interval: float = 0.1,
+    max_output: int | None = None,
+    executables: Sequence[str] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> CommandOutcome:
-    """Run ``command`` with bash (``pipefail``) in its own process group.
+    """Run ``command`` in its own process group: the one runner of this package.
 
-    A timeout kills the whole group and is reported, not raised. A ``KeyboardInterrupt`` (a
-    kernel interrupt) kills the group too and is re-raised, so nothing is half-logged.
-    ``on_output`` is called now and then with the output so far (for progress display).
+    A string runs with bash (``pipefail``) in a new session, as a notebook cell's command does.
+    A sequence of argvs is a pipeline run without a shell (each stage's stdout into the next;
+    ``executables`` names the file each stage runs, else ``PATH`` finds it), as replay runs a
+    judged read. Either way: stdin is empty, stderr of every stage is kept, the exit status is
+    bash's with ``pipefail`` (the last non-zero one; a signal ``N`` as ``128+N``). A timeout, or
+    output beyond ``max_output`` bytes, kills the whole group and is reported, not raised; a
+    ``KeyboardInterrupt`` (a kernel interrupt) kills the group too and is re-raised, so nothing
+    is half-logged. ``on_output`` is called now and then (for progress display); ``env`` is the
+    environment (default: this process's).
     """
+    shell = isinstance(command, str)
+    if isinstance(command, str):
+        stages, text = [[*BASH, command]], command
+    else:
+        stages = [list(stage) for stage in command]
+        text = " | ".join(shlex.join(stage) for stage in stages)
+    if not stages or not all(stages):
+        raise ValueError("a pipeline needs at least one stage, each with a program")
+    if executables is not None and len(executables) != len(stages):
+        raise ValueError("one executable per stage")
     start = time.monotonic()
-    process = subprocess.Popen(
-        ["bash", "-o", "pipefail", "-c", command],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        cwd=cwd,
-        start_new_session=True,
-    )
+    processes: list[subprocess.Popen[bytes]] = []
+    err_read, err_write = os.pipe()
+    stdout: list[bytes] = []
+    stderr: list[bytes] = []
+    timed_out = overflow = False
     try:
-        while True:
-            try:
-                stdout, stderr = process.communicate(timeout=poll_interval)
+        try:
+            previous: Any = subprocess.DEVNULL
+            for index, argv in enumerate(stages):
+                group: dict[str, Any] = (
+                    {"start_new_session": True}
+                    if shell
+                    else {"process_group": processes[0].pid if processes else 0}
+                )
+                process = subprocess.Popen(
+                    argv,
+                    executable=executables[index] if executables is not None else None,
+                    stdin=previous,
+                    stdout=subprocess.PIPE,
+                    stderr=err_write,
+                    cwd=cwd,
+                    env=env,
+                    **group,
+                )
+                if processes:
+                    processes[-1].stdout.close()  # type: ignore[union-attr]  # SIGPIPE reaches it
+                processes.append(process)
+                previous = process.stdout
+        except OSError as exc:
+            _stop(processes)
+            return CommandOutcome(text, 126, "", f"{exc}\n", time.monotonic() - start)
+        finally:
+            os.close(err_write)
+        deadline = start + timeout
+        out_fd = processes[-1].stdout.fileno()  # type: ignore[union-attr]
+        total = 0
+        last_report = start
+        with selectors.DefaultSelector() as selector:
+            selector.register(out_fd, selectors.EVENT_READ, stdout)
+            selector.register(err_read, selectors.EVENT_READ, stderr)
+            while selector.get_map() and not (timed_out or overflow):
+                now = time.monotonic()
+                if now >= deadline:
+                    timed_out = True
+                    break
+                if on_output and now - last_report >= poll_interval:
+                    on_output(f"running for {now - start:.0f}s")
+                    last_report = now
+                for key, _ in selector.select(min(deadline - now, poll_interval)):
+                    data = os.read(key.fd, 65536)
+                    if not data:
+                        selector.unregister(key.fd)
+                        continue
+                    key.data.append(data)
+                    total += len(data)
+                    if max_output is not None and total > max_output:
+                        overflow = True
+                        break
+        for process in processes:
+            if timed_out or overflow:
                 break
+            try:
+                process.wait(timeout=max(deadline - time.monotonic(), 0.01))
             except subprocess.TimeoutExpired:
-                elapsed = time.monotonic() - start
-                if on_output:
-                    on_output(f"running for {elapsed:.0f}s")
-                if elapsed >= timeout:
-                    _kill_group(process)
-                    stdout, stderr = process.communicate()
-                    return CommandOutcome(
-                        command, None, _decode(stdout), _decode(stderr), elapsed, timed_out=True
-                    )
+                timed_out = True
+        if timed_out or overflow:
+            _kill_group(processes)
+        for process in processes:
+            process.wait()
     except BaseException:
-        _kill_group(process)
-        process.communicate()
+        _stop(processes)
         raise
-    return CommandOutcome(
-        command, process.returncode, _decode(stdout), _decode(stderr), time.monotonic() - start
-    )
+    finally:
+        os.close(err_read)
+        for process in processes:
+            if process.stdout:
+                process.stdout.close()
+    seconds = time.monotonic() - start
+    out, err = _decode(b"".join(stdout)), _decode(b"".join(stderr))
+    if overflow:
+        err += f"output over {max_output} bytes: stopped\n"
+    if timed_out:
+        return CommandOutcome(text, None, out, err, seconds, timed_out=True)
+    statuses = [_bash_status(p.returncode) for p in processes]
+    returncode = next((s for s in reversed(statuses) if s), 0)
+    return CommandOutcome(text, returncode, out, err, seconds)
 
 
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
+def _bash_status(returncode: int) -> int:
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def _kill_group(processes: list[subprocess.Popen[bytes]]) -> None:
+    """SIGKILL the group the first stage leads (every stage, and whatever they started)."""
+    if not processes:
+        return
     try:
-        os.killpg(process.pid, signal.SIGKILL)
+        os.killpg(processes[0].pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+    for process in processes:  # a stage that left the group
+        try:
+            process.kill()
+        except ProcessLookupError:
+            pass
+
+
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    _kill_group(processes)
+    for process in processes:
+        process.wait()
 
 
 def _decode(data: bytes | None) -> str:

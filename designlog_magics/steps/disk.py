@@ -69,5 +69,6 @@ VERBS = (
         "CHECK_DISK: free space at PATH, and with --need whether it is enough.",
         "designlog disk /scratch/me --need 40G",
         reads_only=True,
+        paths=("path",),
     ),
 )

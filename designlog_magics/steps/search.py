@@ -257,6 +257,7 @@ VERBS = (
         "*/ck-out-* -size +100k finds them (or ranked --like the plan, or --sacct).",
         "designlog search /scratch/me --like model=Llama-3.2-1B-Instruct batch_size=4",
         reads_only=True,
+        paths=("root",),
         cell="cell",
         output=True,
         notebook_only=("cell", "timeout"),

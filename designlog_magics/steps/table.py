@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 
+from ..arguments import VerbParser
 from .base import StepContext, StepOutcome
 
 Grammar = Callable[[argparse.ArgumentParser], None]
@@ -37,6 +38,7 @@ class Verb:
     cell: str | None = None  # the keyword a notebook cell fills (None: no cell form)
     output: bool = False  # -o VAR keeps its value
     notebook_only: tuple[str, ...] = ()  # keywords only a notebook may give (its own code)
+    paths: tuple[str, ...] = ()  # keywords that name what it reads (replay confines them)
 
     def keywords(self) -> tuple[str, ...]:
         """The step's keyword arguments (the grammar's dests, ``cell`` included)."""
@@ -47,6 +49,26 @@ class Verb:
         """Run the step with the arguments a parser gave (other attributes are ignored)."""
         wanted = self.keywords()
         return self.run(ctx, **{k: v for k, v in arguments.items() if k in wanted})
+
+
+def add_command_line_options(verb: Verb, parser: argparse.ArgumentParser) -> None:
+    """What ``designlog VERB`` adds to the verb's grammar: ``--json``, and ``--log DIR`` for a
+    verb that writes an entry (the replay gatekeeper parses logged commands the same way)."""
+    parser.add_argument("--json", action="store_true", help="the facts (and the entry) as JSON")
+    if verb.logs and verb.name != "start":
+        parser.add_argument(
+            "--log",
+            metavar="DIR",
+            help="append the entry the magic would to this log (its path names are used)",
+        )
+
+
+def command_line_parser(verb: Verb) -> VerbParser:
+    """The parser ``designlog VERB`` parses its words with (no ``-h``: help is not a check)."""
+    parser = VerbParser(prog=f"designlog {verb.name}", add_help=False)
+    verb.grammar(parser)
+    add_command_line_options(verb, parser)
+    return parser
 
 
 def explain_argument(parser: argparse.ArgumentParser) -> None:
@@ -79,5 +101,5 @@ def verb(name: str) -> Verb:
 
 
 def read_verbs() -> frozenset[str]:
-    """The verbs replay may run again: they read, and write nothing."""
-    return frozenset(name for name, row in verbs().items() if row.reads_only)
+    """The verbs replay may run again: they only read, and need no log to read."""
+    return frozenset(name for name, row in verbs().items() if row.reads_only and not row.needs_log)

@@ -82,6 +82,7 @@ VERBS = (
         "VERIFY_<KIND>: check a model directory or a dataset file (files, size, records).",
         "designlog verify MODEL /scratch/models/Llama-3.2-1B-Instruct",
         reads_only=True,
+        paths=("target",),
         cell="cell",
         notebook_only=("cell", "timeout"),
     ),
