@@ -217,6 +217,7 @@ VERBS = (
         "EXTRACT_SPEED: the steady training speed of a prior run, from its output or job id.",
         "designlog speed /scratch/me/ck-out-happy-narwhal/slurm-4187301.out",
         reads_only=True,
+        paths=("source",),
         output=True,
     ),
 )
