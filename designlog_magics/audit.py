@@ -87,8 +87,10 @@ CHECK_OF_CODE = {
     "notebook-missing": "notebook agrees with the log file",
     "notebook-stale": "notebook agrees with the log file",
     "notebook-unreadable": "notebook agrees with the log file",
+    "plan": "the scaffolders' plan agrees with the log",
 }
 NOTEBOOK_CHECK = "notebook agrees with the log file"
+PLAN_CHECK = "the scaffolders' plan agrees with the log"
 
 
 @dataclass
@@ -502,4 +504,29 @@ def audit_path(
         target = target / LOG_FILENAME
     if not target.is_file():
         raise FileNotFoundError(f"no design log at {target}")
-    return audit_snapshot(Snapshot.from_file(target))
+    report = audit_snapshot(Snapshot.from_file(target))
+    plan_findings(report, target)
+    return report
+
+
+def plan_findings(report: AuditReport, log_path: Path) -> None:
+    """Where the scaffolders' ``experiment_summary.yaml`` and the log disagree: each compute
+    time against the estimate that covers it (rounded up as stated), the model and dataset
+    paths against the verified ones, the name and directory."""
+    from .plan_yaml import PLAN_FILENAME, PlanError, check_plan, load_plan
+    from .session import last_bindings
+    from .store import read_log
+
+    # the later dialect keeps the log in {experiment_dir}/logs/
+    experiment_dir = log_path.parent.parent if log_path.parent.name == "logs" else log_path.parent
+    path = experiment_dir / PLAN_FILENAME
+    if not path.is_file():
+        return
+    report.checked.append(PLAN_CHECK)
+    entries = read_log(log_path).entries
+    paths = {**(last_bindings(entries) or {}), "experiment_dir": str(experiment_dir)}
+    try:
+        problems = check_plan(load_plan(path), entries, paths)
+    except PlanError as exc:
+        problems = [str(exc)]
+    report.findings.extend(Finding("plan", f"{PLAN_FILENAME}: {p}") for p in problems)

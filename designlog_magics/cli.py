@@ -119,10 +119,12 @@ def _context(log: DesignLog | None) -> Any:
 
 
 def _open_log(verb: Any, args: argparse.Namespace) -> DesignLog | None:
-    """The log a verb works on: START's directory, SHOW's LOG, or ``--log DIR`` (for a verb
-    that needs one, ``$DESIGNLOG_DIR`` or the current directory when not given)."""
-    if verb.name == "start":
-        return DesignLog(Path(args.directory).expanduser())
+    """The log a verb works on: the directory its own argument names (START's, OUTCOME's),
+    SHOW's LOG, or ``--log DIR`` (for a verb that needs one, ``$DESIGNLOG_DIR`` or the current
+    directory when not given)."""
+    if verb.log_argument is not None:
+        where = getattr(args, verb.log_argument, None)
+        return DesignLog(Path(where).expanduser() if where else default_location())
     if verb.name == "show":
         path = existing_log(args.log)
         return DesignLog(path.parent, filename=path.name)
@@ -140,7 +142,12 @@ def run_step_verb(args: argparse.Namespace) -> int:
     written: Sequence[Any] = ()
     if log is not None and verb.logs and outcome.entries:
         written = log.append_many(outcome.entries)
-    if args.json:
+    if args.result_only:  # what replay compares with the logged Result
+        data = outcome.data if isinstance(outcome.data, dict) else {}
+        results = [e.get("Result") or "" for e in outcome.entries]
+        results = results or ([str(data["result"])] if "result" in data else outcome.notes)
+        _write(sys.stdout, "\n".join(results) + "\n")
+    elif args.json:
         data = outcome.data
         if isinstance(data, dict) and outcome.entry is not None:
             data = {"result": outcome.entry.get("Result"), **data}
@@ -174,18 +181,14 @@ def verb_text(outcome: Any) -> str:
 
 
 def _add_step(commands: Any, verb: Any) -> None:
+    from .steps.table import add_command_line_options
+
     sub = _command(commands, verb.name, run_step_verb, verb.summary, verb.example)
     sub.set_defaults(verb=verb)
     if verb.name == "show":
         sub.add_argument("log", nargs="?", metavar="LOG", help=LOG_HELP)
     verb.grammar(sub)
-    sub.add_argument("--json", action="store_true", help="the facts (and the entry) as JSON")
-    if verb.logs and verb.name != "start":
-        sub.add_argument(
-            "--log",
-            metavar="DIR",
-            help="append the entry the magic would to this log (its path names are used)",
-        )
+    add_command_line_options(verb, sub)
 
 
 # -- the other commands ---------------------------------------------------------------------
@@ -346,7 +349,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from .session import bindings_from_words
 
     paths = bindings_from_words(args.paths)
-    report = replay_log(existing_log(args.log), paths=paths, timeout=args.timeout)
+    report = replay_log(
+        existing_log(args.log),
+        paths=paths,
+        timeout=args.timeout,
+        command_timeout=args.command_timeout,
+    )
     if args.json:
         _json(report.as_dict())
     else:
@@ -371,7 +379,18 @@ def _add_replay(commands: Any) -> None:
     )
     replay.add_argument("--json", action="store_true", help="the report as JSON")
     replay.add_argument(
-        "--timeout", type=_seconds, default=120.0, metavar="SECONDS", help="per command (120)"
+        "--timeout",
+        type=_seconds,
+        default=300.0,
+        metavar="SECONDS",
+        help="the whole replay's time budget (300); what it leaves unrun says so",
+    )
+    replay.add_argument(
+        "--command-timeout",
+        type=_seconds,
+        default=60.0,
+        metavar="SECONDS",
+        help="each command's, the package's own read verbs included (60)",
     )
 
 
@@ -417,6 +436,25 @@ def _add_demo_data(commands: Any) -> None:
     demo.add_argument("directory", metavar="DIR")
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    # Imported by name: the MCP server (and its SDK) is loaded only for this command.
+    server = importlib.import_module(f"{__package__}.mcp_server")
+    return int(server.serve())
+
+
+def _add_mcp(commands: Any) -> None:
+    _command(
+        commands,
+        "mcp",
+        cmd_mcp,
+        "Serve every step as a Model Context Protocol tool over stdio (for an LLM agent); "
+        "needs the agents extra.",
+        "An MCP client starts it as: command designlog, args [mcp]. Each tool appends the\n"
+        "entry the magic would; paths must lie inside the experiment directory or a path\n"
+        "bound at start. pip install 'designlog-magics[agents]' installs the SDK.",
+    )
+
+
 # -- the parser -----------------------------------------------------------------------------
 def _command(
     commands: Any,
@@ -446,11 +484,14 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 success, 1 a check or audit failed, 2 bad input or unreadable file.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    # replay runs a logged read verb with this: it prints the Result alone, every line of it
+    parser.add_argument("--result-only", action="store_true", help=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for verb in verbs().values():
         _add_step(commands, verb)
     for add in (_add_tail, _add_audit, _add_replay, _add_attach, _add_export, _add_demo_data):
         add(commands)
+    _add_mcp(commands)
     return parser
 
 

@@ -126,6 +126,8 @@ def bind_paths(text: str, paths: Mapping[str, str]) -> str:
 
 _PLACEHOLDER_RE = re.compile(r"\{([^{}\n]*)\}")
 _FIELD_RE = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}]*))?\}|[{}]")
+# a number's format spec, its width and precision bounded (no 1 GB of padding)
+_SPEC_RE = re.compile(r"(?:.?[<>=^])?[-+ ]?#?0?[0-9]{0,2}[,_]?(?:\.[0-9]{1,2})?[bcdeEfFgGnoxX%]?")
 
 
 def format_names(template: str, names: Mapping[str, Any]) -> str:
@@ -142,6 +144,8 @@ def format_names(template: str, names: Mapping[str, Any]) -> str:
             continue
         if name is None or name not in names:
             raise ValueError(f"cannot format {whole} in the result template (names only)")
+        if not _SPEC_RE.fullmatch(spec):
+            raise ValueError(f"cannot format {whole}: not a number's format (e.g. :.1f, :,.0f)")
         try:
             out.append(format(names[name], spec))
         except (ValueError, TypeError) as exc:

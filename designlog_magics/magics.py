@@ -315,7 +315,8 @@ class DesignLogMagics(Magics):
             return
         from . import figures
 
-        svg = getattr(figures, f"{outcome.plot.kind}_figure")(*outcome.plot.data)
+        draw = getattr(figures, f"{outcome.plot.kind}_figure", None)
+        svg = draw(*outcome.plot.data) if draw is not None else None
         if svg:
             from IPython.display import SVG
 

@@ -666,12 +666,15 @@ def _verb_reads(argv: tuple[str, ...]) -> _Reads:
         raise _Refused(f"`designlog {verb}`: {exc}") from None
     if arguments.get("log"):
         raise _Refused("`designlog --log` appends to a log")
+    if not row.reads_only and not any(arguments.get(k) for k in row.read_only_with):
+        needed = " or ".join(f"--{k.replace('_', '-')}" for k in row.read_only_with)
+        raise _Refused(f"`designlog {verb}` appends to its log unless given {needed}")
     reads = _Reads()
     for dest in row.paths:
         value = arguments.get(dest)
-        for word in value if isinstance(value, list | tuple) else [value]:
-            if word:
-                reads.paths.append(os.path.expanduser(str(word)))
+        for given in value if isinstance(value, list | tuple) else [value]:
+            if given:
+                reads.paths.append(os.path.expanduser(str(given)))
     if verb == "speed" and any(_JOB_ID_RE.match(word) for word in reads.paths):
         reads.unjudged = "`designlog speed JOBID` reads the job's output wherever SLURM wrote it"
     return reads
@@ -863,13 +866,12 @@ def _resolve(name: str) -> str | None:
 
 def verb_argv(command: ReadCommand) -> list[str]:
     """The argv that runs a judged ``designlog VERB ...``: this Python and the package's command
-    line, which prints the verb's Result as its first line. (Not ``--json``: ``search`` prints
-    its runs there, without the Result.) ``-P`` keeps the working directory (the experiment's,
-    which came with the log) off ``sys.path``, so a planted ``designlog_magics`` there is never
-    imported."""
+    line with ``--result-only``, which prints the verb's Result alone, every line of it. ``-P``
+    keeps the working directory (the experiment's, which came with the log) off ``sys.path``, so
+    a planted ``designlog_magics`` there is never imported."""
     if command.program != "designlog" or command.verb not in read_verbs():
         raise ValueError("verb_argv takes a judged designlog read verb")
-    return [sys.executable, "-P", "-m", "designlog_magics", *command.stages[0][1:]]
+    return [sys.executable, "-P", "-m", "designlog_magics", "--result-only", *command.stages[0][1:]]
 
 
 def run_pipeline(

@@ -23,7 +23,6 @@ to the log.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import stat
@@ -347,23 +346,51 @@ class _Replayer:
         return os.path.join(self.experiment_dir, path)
 
     def _summary(self, entry: Entry, command: str, item: _Item) -> Replayed:
-        from .summary import GENERATED_MARKER, summary_result
+        """Each ``Created PATH`` line is checked as a file: the markdown summary gives the same
+        Result line from its plan, the scaffolders' YAML from its runs and times."""
+        lines = split_command_lines(command)
+        logged_lines = self.masker.mask(entry.get("Result") or "").split("\n")
+        if logged_lines[0].startswith("Failed"):
+            first = self._created(lines[0].removeprefix("Created ").strip())
+            if isinstance(first, str) and first.startswith(("file missing", "not replayable")):
+                return item(REPRODUCED, "the log says writing it failed; it is not there", first)
+            return item(CHANGED, "the summary exists now; the log says writing it failed")
+        now: list[str] = []
+        for line in lines:
+            if not line.startswith("Created "):
+                return item(NOT_REPLAYABLE, f"`{line}` is not a created file", commands=lines)
+            found = self._created(line.removeprefix("Created ").strip())
+            if isinstance(found, Refusal):
+                return item(NOT_REPLAYABLE, found.reason, commands=lines)
+            if found.startswith("file missing"):
+                return item(CHANGED, found, "file missing", lines)
+            now.append(self.masker.mask(found))
+        logged = "\n".join(logged_lines)
+        status = REPRODUCED if "\n".join(now) == logged else CHANGED
+        return item(status, "the files are checked, not run", "\n".join(now), lines)
 
-        target = self._where(command.removeprefix("Created ").strip())
+    def _created(self, written: str) -> str | Refusal:
+        """What a created file's Result line is now (``file missing ...`` when it is gone)."""
+        from .summary import GENERATED_MARKER, plan_result, summary_result
+
+        target = self._where(written)
         if isinstance(target, Refusal):
-            return item(NOT_REPLAYABLE, target.reason, commands=[command])
+            return target
         refusal = confine([target], self.roots, cwd=self.experiment_dir)
         if refusal is not None:
-            return item(NOT_REPLAYABLE, refusal.reason, commands=[command])
+            return refusal
         text = _read_regular_file(target)
         if text is None:
-            return item(CHANGED, f"{target} no longer exists", "file missing")
-        plan = text.partition(GENERATED_MARKER)[0]
-        now = self.masker.mask(summary_result(plan))
-        logged = self.masker.mask(entry.get("Result") or "")
-        if logged.startswith("Failed"):
-            return item(CHANGED, "the summary exists now; the log says writing it failed", now)
-        return item(REPRODUCED if now == logged else CHANGED, "the file is checked, not run", now)
+            return f"file missing: {target} no longer exists"
+        if target.endswith((".yaml", ".yml")):
+            import yaml
+
+            try:
+                plan = yaml.safe_load(text)
+            except yaml.YAMLError as exc:
+                return f"not YAML any more: {str(exc).splitlines()[0]}"
+            return plan_result(plan) if isinstance(plan, dict) else "not a plan any more"
+        return summary_result(text.partition(GENERATED_MARKER)[0])
 
     def _commands(self, entry: Entry, command: str, item: _Item) -> Replayed:
         lines = split_command_lines(command)
@@ -466,18 +493,10 @@ def _read_regular_file(path: str) -> str | None:
 
 
 def _verb_result(outcome: CommandOutcome) -> str:
-    """The Result a ``designlog VERB`` run printed (its first line; with ``--json`` in the log's
-    command, the ``result`` of its JSON), or its one error line as the step would have said it."""
-    if outcome.stdout.startswith("{"):
-        try:
-            data = json.loads(outcome.stdout)
-        except ValueError:
-            data = None
-        if isinstance(data, dict) and isinstance(data.get("result"), str):
-            return str(data["result"])
-    first = next(iter(outcome.stdout.splitlines()), "")
-    if first:
-        return first
+    """The Result a ``designlog --result-only VERB`` run printed (all of it), or its one error
+    line as the step would have said it."""
+    if outcome.stdout.strip():
+        return outcome.stdout.rstrip("\n")
     prefix = "designlog: error: "
     message = next((ln for ln in outcome.stderr.splitlines() if ln.startswith(prefix)), None)
     if message is not None:

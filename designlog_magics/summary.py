@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .entry import Entry
 from .spec import SUMMARY_SECTIONS
@@ -20,10 +21,18 @@ GENERATED_MARKER = "<!-- generated from design-experiment.log -->"
 
 @dataclass(frozen=True)
 class RunsTable:
-    """The runs table of a plan: how many runs, grouped by their type column when present."""
+    """The runs table of a plan: how many runs, grouped by their type column when present.
+
+    ``columns`` and ``rows`` keep the cells as written (stripped; rows padded or cut to the
+    header's width) for readers that need the runs themselves (``plan_yaml``).
+    """
 
     count: int
     groups: tuple[tuple[str, int], ...]
+    columns: tuple[str, ...] = ()
+    rows: tuple[tuple[str, ...], ...] = ()
+    name_column: int = 0
+    type_column: int | None = None
 
     def description(self) -> str:
         noun = "run" if self.count == 1 else "runs"
@@ -33,6 +42,10 @@ class RunsTable:
         return f"{self.count} {noun}"
 
 
+_NAME_HEADERS = ("run", "runs", "name", "run name", "run_name")
+_TYPE_HEADERS = ("type", "kind", "role", "group")
+
+
 def find_runs_table(markdown: str) -> RunsTable | None:
     """The first markdown table whose header has a run/name column, counted by rows."""
     lines = markdown.splitlines()
@@ -40,23 +53,28 @@ def find_runs_table(markdown: str) -> RunsTable | None:
         header, rule = lines[index].strip(), lines[index + 1].strip()
         if not (header.startswith("|") and re.fullmatch(r"\|?[\s:|-]+\|?", rule) and "-" in rule):
             continue
-        columns = [c.strip().lower() for c in header.strip("|").split("|")]
-        if not any(re.search(r"\brun\b|\bruns\b|\bname\b", c) for c in columns):
+        written = [c.strip() for c in header.strip("|").split("|")]
+        columns = [c.lower() for c in written]
+        matching = [i for i, c in enumerate(columns) if re.search(r"\brun\b|\bruns\b|\bname\b", c)]
+        if not matching:
             continue
+        name_column = next((i for i in matching if columns[i] in _NAME_HEADERS), matching[0])
         rows = []
         for line in lines[index + 2 :]:
             if not line.strip().startswith("|"):
                 break
             rows.append([c.strip() for c in line.strip().strip("|").split("|")])
-        type_column = next(
-            (i for i, c in enumerate(columns) if c in ("type", "kind", "role", "group")), None
-        )
+        type_column = next((i for i, c in enumerate(columns) if c in _TYPE_HEADERS), None)
         groups: Counter[str] = Counter()
         if type_column is not None:
             for row in rows:
                 if type_column < len(row) and row[type_column]:
                     groups[row[type_column]] += 1
-        return RunsTable(len(rows), tuple(groups.items()))
+        width = len(written)
+        cells = tuple(tuple((row + [""] * width)[:width]) for row in rows)
+        return RunsTable(
+            len(rows), tuple(groups.items()), tuple(written), cells, name_column, type_column
+        )
     return None
 
 
@@ -97,3 +115,25 @@ def summary_result(markdown: str) -> str:
     if headings:
         return f"File created with {len(headings)} sections ({', '.join(headings[:3])})"
     return "File created"
+
+
+def plan_result(plan: Mapping[str, Any]) -> str:
+    """The ``Result:`` line of ``experiment_summary.yaml``: its runs and the SLURM time each
+    asks for (what the scaffolders will request)."""
+    runs = [r for r in plan.get("runs") or [] if isinstance(r, Mapping)]
+    by_time: dict[str, list[str]] = {}
+    for run in runs:
+        compute = run.get("compute")
+        time = compute.get("time") if isinstance(compute, Mapping) else None
+        if time:
+            by_time.setdefault(str(time), []).append(str(run.get("name")))
+    noun = "run" if len(runs) == 1 else "runs"
+    parts = [f"{time} ({', '.join(names)})" for time, names in by_time.items()]
+    text = f"experiment_summary.yaml for the scaffolders: {len(runs)} {noun}"
+    if parts:
+        text += "; compute.time " + ", ".join(parts)
+    evaluation = plan.get("evaluation")
+    compute = evaluation.get("compute") if isinstance(evaluation, Mapping) else None
+    if isinstance(compute, Mapping) and compute.get("time"):
+        text += f"; evaluation {compute['time']} per job"
+    return text

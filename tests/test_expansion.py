@@ -80,6 +80,13 @@ def test_without_a_namespace_only_path_names_are_bound_and_nothing_runs(tmp_path
 
 def test_a_result_over_plain_names_formats_and_refuses_expressions():
     assert format_names("{total_min:.0f} min, {{x}}", {"total_min": 15.38}) == "15 min, {x}"
-    for template in ("{total_min.__class__}", "{__import__('os')}", "{missing}", "{a[0]}"):
+    assert format_names("{x:>8,.1f}|{x:.0%}", {"x": 1234.5}) == " 1,234.5|123450%"
+    for template in (
+        "{total_min.__class__}",
+        "{__import__('os')}",
+        "{missing}",
+        "{a[0]}",
+        "{total_min:>999999999}",
+    ):
         with pytest.raises(ValueError):
             format_names(template, {"total_min": 1.0, "a": [1]})

@@ -434,7 +434,7 @@ PLAN = """\
 def test_summary_is_written_with_sections_from_the_log_and_never_overwritten(ip, resources):
     start(ip, resources)
     ip.run_line_magic("log_verify", "MODEL {models_dir}/Llama-3.2-1B-Instruct")
-    entry = ip.run_cell_magic("log_summary", "", PLAN)
+    entry = ip.run_cell_magic("log_summary", "--no-yaml", PLAN)
     target = resources["experiment"] / "experiment_summary.md"
     text = target.read_text()
     assert text.startswith(PLAN.rstrip())
@@ -443,10 +443,10 @@ def test_summary_is_written_with_sections_from_the_log_and_never_overwritten(ip,
         "Created {scratch_dir}/cap_8L_lora_comparison_2025-10-22/experiment_summary.md"
     )
     assert entry.get("Result") == "File created with 4 runs (2 fine-tuned + 2 control)"
-    with pytest.raises(UsageError, match="already exists; use --force"):
-        ip.run_cell_magic("log_summary", "", "# other")
+    with pytest.raises(UsageError, match="already exist.*; use --force"):
+        ip.run_cell_magic("log_summary", "--no-yaml", "# other")
     assert target.read_text() == text
-    ip.run_cell_magic("log_summary", "--force", "# other plan\n")
+    ip.run_cell_magic("log_summary", "--force --no-yaml", "# other plan\n")
     assert target.read_text().startswith("# other plan")
 
 

@@ -131,7 +131,7 @@ def test_whole_design_session_reads_back_like_the_specification(ip, resources, s
     ip.run_line_magic("log_disk", "{scratch_dir} --need 1k")
     ip.run_cell_magic(
         "log_summary",
-        "",
+        "--no-yaml",
         "# cap_8L_lora_comparison_2025-10-22\n\n"
         "| run | type |\n|---|---|\n| r8 | fine-tuned |\n| r16 | fine-tuned |\n"
         "| base | control |\n| base-p | control |\n",

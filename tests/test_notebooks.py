@@ -19,6 +19,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import yaml
 
 from designlog_magics import read_log
 from designlog_magics._demo import (
@@ -31,6 +32,7 @@ from designlog_magics._demo import (
     read_safetensors_header,
 )
 from designlog_magics.audit import audit_path
+from designlog_magics.plan_yaml import compute_time
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -197,8 +199,11 @@ def test_demo_notebook_log_has_every_step_in_order_and_passes_its_audit(runs_bas
     actions = [e.action for e in result.entries]
     positions = [actions.index(a) for a in SPEC_ORDER]
     assert positions == sorted(positions), actions
-    assert actions.count("START_DESIGN") == 1 and actions[-1] == "COMPLETE"
-    assert not [e for e in result.entries if e.failed or e.warned]
+    complete = actions.index("COMPLETE")
+    assert actions.count("START_DESIGN") == 1 and "EXTRACT_CALIBRATION" in actions[:complete]
+    # after the design, only the outcome's checks (one per estimate)
+    assert set(actions[complete + 1 :]) == {"CHECK_ESTIMATE"}
+    assert not [e for e in result.entries[:complete] if e.failed or e.warned]
     assert audit_path(logs[0]).passed, audit_path(logs[0]).render()
     # the saved notebook agrees with its log (the record holds every entry)
     notebook_audit = audit_path(workspace / DEMO)
@@ -248,12 +253,29 @@ def test_demo_notebook_log_says_what_the_demo_data_holds(runs_base):
     evaluation = [e for e in entries if e.action == "EXTRACT_SPEED"][-1]
     assert evaluation.get("Result").startswith("Eval took 0:04:10 (250 s): 1,000 samples")
     assert "samples_per_s=3.99" in by_action["CALCULATE_EVAL_TIME"].get("Input")
-    assert by_action["CHECK_DISK"].get("Command") == "designlog disk {scratch_dir} --need 40G"
+    assert by_action["CHECK_DISK"].get("Command") == "designlog disk {scratch_dir} --need 30G"
+    # the scaffolders' plan: each run's compute.time is the logged limit, rounded up
+    limit = re.fullmatch(r"slurm_min = ([0-9.]+) min per run", calc.get("Limit"))
+    time = compute_time(float(limit.group(1)) * 60)
     assert by_action["CREATE_SUMMARY"].get("Result") == (
-        "File created with 6 runs (4 fine-tuned + 2 control)"
+        "File created with 4 runs (3 fine-tuned + 1 control)\n"
+        f"experiment_summary.yaml for the scaffolders: 4 runs; compute.time {time} "
+        "(r8, r16, r32); evaluation 0:05:00 per job"
     )
+    assert "safety=1.27 (p90 of actual/estimated over" in calc.get("Input")
+    plan = yaml.safe_load((log.parent / "experiment_summary.yaml").read_text())
+    assert [r.get("compute", {}).get("time") for r in plan["runs"]] == [time] * 3 + [None]
+    assert plan["models"]["base"][0]["path"] == str(facts.models_dir / "Llama-3.2-1B-Instruct")
     summary = log.parent / "experiment_summary.md"
-    assert "| r64 | fine-tuned |" in summary.read_text()
+    assert "| r32 | fine-tuned |" in summary.read_text()
+    # the outcome: the three runs with their verdicts, the killed one under-estimated
+    checks = {
+        e.get("Command").rsplit(" ", 1)[-1]: e for e in entries if e.action == "CHECK_ESTIMATE"
+    }
+    lines = checks["time"].get("Result").splitlines()
+    assert lines[0].startswith("r8:") and lines[0].endswith("within the margin")
+    assert lines[1].startswith("r16:") and "UNDER-ESTIMATED (killed at its time limit" in lines[1]
+    assert lines[2].startswith("r32:") and "over-estimated" in lines[2]
     # the job status check was shown, not logged
     assert "squeue" not in log.read_text()
     assert "job status check" in outputs_text(nb)
@@ -460,8 +482,9 @@ def test_headless_demo_run_prints_the_log_and_runs_again(tmp_path):
     first = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     assert first.returncode == 0, first.stderr[-3000:]
     log = next((workspace / "scratch").glob("*/design-experiment.log"))
-    assert first.stdout == log.read_text()
-    assert [e.action for e in read_log(log).entries][-1] == "COMPLETE"
+    assert first.stdout.startswith(log.read_text())
+    assert "experiment_summary.yaml" in first.stdout and "UNDER-ESTIMATED: r16" in first.stdout
+    assert [e.action for e in read_log(log).entries][-1] == "CHECK_ESTIMATE"
     executed_copy = workspace / DEMO
     assert executed_copy.is_file() and errors_of(nbformat.read(executed_copy, 4)) == []
     assert f"design log: {log}" in first.stderr
@@ -471,7 +494,7 @@ def test_headless_demo_run_prints_the_log_and_runs_again(tmp_path):
     entries = read_log(log).entries
     assert [e.action for e in entries].count("START_DESIGN") == 1
     assert audit_path(log).passed
-    assert second.stdout == log.read_text()
+    assert second.stdout.startswith(log.read_text())
 
 
 def test_headless_demo_run_reports_a_failing_cell(tmp_path):

@@ -336,8 +336,8 @@ def test_designlog_read_verbs_are_judged_then_run_as_the_command_line(tree):
         assert isinstance(judged, ReadCommand) and judged.program == "designlog"
         assert judged.verb == verb and judged.stages[0][:2] == ("designlog", verb)
         argv = verb_argv(judged)
-        assert argv[:5] == [sys.executable, "-P", "-m", "designlog_magics", verb]
-        assert argv[5:] == list(judged.stages[0][2:])
+        assert argv[:6] == [sys.executable, "-P", "-m", "designlog_magics", "--result-only", verb]
+        assert argv[6:] == list(judged.stages[0][2:])
     judged = judge_command("designlog verify MODEL {models_dir}/Llama", tree)
     assert judged.stages[0][-1] == tree["models_dir"] + "/Llama"
     # run: a subprocess of this Python, the Result on its first line

@@ -240,7 +240,7 @@ def test_a_failed_summary_write_leaves_no_temporary_file(ip, resources):
     start(ip, resources)
     target = resources["experiment"] / "experiment_summary.md"
     target.mkdir()  # os.replace onto a directory fails
-    failed = ip.run_cell_magic("log_summary", "--force", "# plan\n")
+    failed = ip.run_cell_magic("log_summary", "--force --no-yaml", "# plan\n")
     assert failed.get("Result") == "Failed: summary not written"
     assert sorted(p.name for p in resources["experiment"].iterdir()) == [
         "design-experiment.log",

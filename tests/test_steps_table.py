@@ -79,7 +79,7 @@ def test_every_verb_row_matches_its_step_and_grammar():
 
 
 def test_read_verbs_are_the_rows_that_only_read():
-    assert read_verbs() == {"verify", "search", "speed", "disk", "naming"}
+    assert read_verbs() == {"verify", "search", "speed", "disk", "naming", "calibrate", "outcome"}
 
 
 def test_a_new_read_verb_reaches_the_command_line_the_magics_and_replay(size_verb, tmp_path, ip):

@@ -5,7 +5,8 @@ It is run as ``python -m designlog_magics.demo``::
     python -m designlog_magics.demo data DIR           # build the demo data in DIR
     python -m designlog_magics.demo run --workspace DIR
         # build it, execute notebooks/design_experiment.ipynb on it, save the executed
-        # notebook in DIR and print the design-experiment.log it wrote
+        # notebook in DIR and print the design-experiment.log, the experiment_summary.yaml
+        # and the outcome table it wrote
 """
 
 from __future__ import annotations
@@ -76,5 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"executed notebook: {executed}", file=sys.stderr)
     print(f"design log: {log}", file=sys.stderr)
     sys.stdout.write(log.read_text(encoding="utf-8"))
+    plan = log.parent / "experiment_summary.yaml"
+    if plan.is_file():
+        from ..outcome import read_outcome
+
+        sys.stdout.write(f"\n# {plan}\n{plan.read_text(encoding='utf-8')}")
+        sys.stdout.write(f"\n# designlog outcome {log.parent}\n{read_outcome(log.parent).render()}")
     sys.stdout.flush()
     return 0

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from . import synthetic
+from .history import write_history
 
 MODEL_NAME = "Llama-3.2-1B-Instruct"
 DATASET_RELATIVE = Path("data/green/capitalization/words_8L_80P_10000.json")
@@ -785,6 +786,7 @@ def build_demo_data(target: str | os.PathLike[str]) -> DemoFacts:
     scratch.mkdir(parents=True, exist_ok=True)
     runs = tuple(_write_run(scratch, spec) for spec in _RUNS)
     _write_eval_output(scratch)
+    write_history(scratch)  # past experiments with finished runs, for calibrate
     total = files = 0
     for base in (models, repo, scratch):
         for directory, _, names in os.walk(base):

@@ -63,6 +63,12 @@ class Assignment:
         return format_value(self.value, self.unit)
 
     def as_input(self) -> str:
+        """``speed=4.34 it/s``; a value that says where it came from (a ``source`` text, as a
+        calibration factor has) says so: ``safety=1.32 (p90 of actual/estimated over ...)``."""
+        number = isinstance(self.value, int | float) and not isinstance(self.value, bool)
+        source = getattr(self.value, "source", None) if number else None
+        if isinstance(source, str) and source.strip():
+            return f"{self.name}={self.value_text()} ({' '.join(source.split())})"
         return f"{self.name}={self.value_text()}"
 
     @property

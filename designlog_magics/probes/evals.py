@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .hits import scan_hits
+from .regions import FileRegions
 
 KEY = b"total time:"
 TAIL = 64 << 10
@@ -101,16 +102,21 @@ def strip_ansi(data: bytes) -> bytes:
     return _ANSI.sub(b"", data)
 
 
-def looks_like_eval(path: str | Path) -> bool:
-    """Whether the end of ``path`` holds an inspect eval summary (reads 64 KiB at most)."""
+def looks_like_eval(path: str | Path, *, regions: FileRegions | None = None) -> bool:
+    """Whether the end of ``path`` holds an inspect eval summary (reads 64 KiB at most;
+    from ``regions``, the output already opened, when given)."""
     try:
-        with open(path, "rb") as fh:
-            fh.seek(0, 2)
-            size = fh.tell()
-            fh.seek(max(0, size - TAIL))
-            tail = strip_ansi(fh.read(TAIL)).decode("utf-8", "replace")
+        if regions is not None:
+            raw = regions.pread(regions.size - TAIL, TAIL)
+        else:
+            with open(path, "rb") as fh:
+                fh.seek(0, 2)
+                size = fh.tell()
+                fh.seek(max(0, size - TAIL))
+                raw = fh.read(TAIL)
     except (OSError, ValueError):
         return False
+    tail = strip_ansi(raw).decode("utf-8", "replace")
     if "total time:" not in tail:
         return False
     return bool(

@@ -44,10 +44,13 @@ import os
 import re
 import stat
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+
+from .regions import FileRegions
 
 HEAD_BYTES = 256 << 10  # the config is printed first
 HEAD_MAX = 4 << 20  # read this far only when the YAML block is not closed in HEAD_BYTES
@@ -803,10 +806,18 @@ def read_run_facts(
     *,
     now: float | _dt.datetime | None = None,
     stale_after: float = STALE_AFTER,
+    regions: FileRegions | None = None,
 ) -> RunFacts:
-    """Config and outcome of the run that wrote ``path``; never raises for I/O or content."""
+    """Config and outcome of the run that wrote ``path``; never raises for I/O or content.
+
+    ``regions``: the output already opened (its head and tail shared with other probes).
+    """
     spath = os.fspath(path)
     job_id = job_id_from_name(spath)
+    if regions is not None:
+        return _read_facts(
+            spath, job_id, regions.size, regions.mtime, regions.pread, now, stale_after
+        )
     try:  # O_NONBLOCK: a FIFO given by mistake must not hang the probe
         fd = os.open(spath, os.O_RDONLY | os.O_NONBLOCK)
     except (OSError, ValueError) as exc:
@@ -815,28 +826,47 @@ def read_run_facts(
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             return _unreadable(spath, job_id, OSError(0, "not a regular file"))
-        size, mtime = st.st_size, st.st_mtime
-        head_bytes = _read_range(fd, 0, min(size, HEAD_BYTES))
+
+        def read(offset: int, length: int) -> bytes:
+            return _read_range(fd, offset, length)
+
+        return _read_facts(spath, job_id, st.st_size, st.st_mtime, read, now, stale_after)
+    except OSError as exc:
+        return _unreadable(spath, job_id, exc)
+    finally:
+        os.close(fd)
+
+
+def _read_facts(
+    spath: str,
+    job_id: str | None,
+    size: int,
+    mtime: float,
+    read: Callable[[int, int], bytes],
+    now: float | _dt.datetime | None,
+    stale_after: float,
+) -> RunFacts:
+    """The facts from the head and tail of a file of ``size`` bytes, read by ``read``."""
+    try:
+        head_bytes = read(0, min(size, HEAD_BYTES))
         head = _decode(head_bytes)
         whole_head = len(head_bytes) >= size
-        read = _read_config(head, whole_head)
-        if not read.closed:
-            more = _read_range(fd, 0, min(size, HEAD_MAX))
-            read = _read_config(_decode(more), whole=True)
+        config_read = _read_config(head, whole_head)
+        if not config_read.closed:
+            more = read(0, min(size, HEAD_MAX))
+            config_read = _read_config(_decode(more), whole=True)
         if size <= len(head_bytes):
             tail, whole = head, True
         else:
             start = max(0, size - TAIL_BYTES)
-            tail = _decode(_read_range(fd, start, size - start))
+            tail = _decode(read(start, size - start))
             whole = start == 0
             if not whole:
                 cut = min((i for i in (tail.find("\n"), tail.find("\r")) if i != -1), default=-1)
                 tail = tail[cut + 1 :] if cut != -1 else ""
     except OSError as exc:
         return _unreadable(spath, job_id, exc)
-    finally:
-        os.close(fd)
-    config = read.config
+    config = config_read.config
     outcome = classify_outcome(
         tail,
         epochs_planned=config.epochs if config else None,
@@ -845,7 +875,7 @@ def read_run_facts(
         now=now,
         stale_after=stale_after,
     )
-    return RunFacts(spath, job_id, size, mtime, config, outcome, None, read.error)
+    return RunFacts(spath, job_id, size, mtime, config, outcome, None, config_read.error)
 
 
 def _unreadable(path: str, job_id: str | None, exc: Exception) -> RunFacts:

@@ -5,9 +5,10 @@ model, the batch size, the accumulation steps and the sequence length, so a run 
 differs in any of them gives a wrong estimate; a run that died at its first step has no
 speed at all but is exactly what a planner must see (the plan may run out of memory too).
 
-``record_run`` reads one SLURM output as little as it must: the config at its head and how
-it ended at its tail (``runfacts``), its it/s from sampled regions (``speed``, not for a run
-that never trained) and its tokens/s per GPU (``tokens``, sampled too). ``read_runs`` does
+``record_run`` reads one SLURM output as little as it must, each part once
+(``prior_run``): the config at its head and how it ended at its tail (``runfacts``), its
+it/s from sampled regions (``speed``; none for a run that never trained) and its tokens/s
+per GPU (``tokens``, sampled too). ``read_runs`` does
 that for many, with the facts of unchanged files kept in the cache (``cache``).
 ``rank_runs`` orders them against a plan (``--like batch_size=4 ...``): same model, batch
 size and accumulation first, then sequence length, then completed before killed (time limit,
@@ -25,7 +26,7 @@ from typing import Any
 
 from .runfacts import RunConfig, RunFacts, RunOutcome, model_key, read_run_facts, same_model
 from .runs import DEFAULT_NAME, DEFAULT_PATH, RunSearch, run_name, search_runs
-from .tokens import TokenRate, read_tokens_per_second
+from .tokens import TokenRate
 
 STEADY_STEPS = 200  # fewer optimizer steps: a smoke test (the warmup may not even be over)
 NEVER_TRAINED = ("failed", "oom")  # with no step done: no speed to read
@@ -68,37 +69,33 @@ class RunRecord:
         return (self.steps_done or 0) >= STEADY_STEPS
 
 
-def _speed_of(path: str) -> tuple[float | None, str | None]:
-    from .speed import extract_speed
-
-    try:
-        report = extract_speed(path, mode="sampled")
-    except (OSError, ValueError) as exc:
-        return None, getattr(exc, "strerror", None) or str(exc)
-    its = report.plan_its
-    if not report.ok or its is None:
-        return None, report.error or "no training progress found"
-    return float(its), None
-
-
 def record_run(path: str | os.PathLike[str]) -> RunRecord:
-    """The record of the run whose SLURM output is ``path``; never raises for I/O or content."""
+    """The record of the run whose SLURM output is ``path``; never raises for I/O or content.
+
+    Read by ``read_prior_run`` (each part of the file once); a run that failed before its
+    first step has no speed to plan with, whatever the speed probe saw.
+    """
+    from .prior_run import read_prior_run
+
     spath = os.fspath(path)
-    facts = read_run_facts(spath)
+    try:
+        prior = read_prior_run(spath, speed_mode="sampled")
+    except (OSError, ValueError) as exc:  # unreadable: the facts say why
+        facts = read_run_facts(spath)
+        why = facts.error or f"cannot read {spath}: {getattr(exc, 'strerror', None) or exc}"
+        return record_from_facts(spath, facts, None, None, why)
+    facts = prior.facts
     outcome = facts.outcome
     its = None
-    speed_error = None
-    if facts.error:
-        speed_error = facts.error
+    if prior.speed is None:
+        speed_error = "an inspect eval's output, not a training run"
     elif outcome.state in NEVER_TRAINED and not outcome.steps_done:
         speed_error = f"{outcome.state} before any step was done"
+    elif not prior.speed.ok or prior.speed.plan_its is None:
+        speed_error = prior.speed.error or "no training progress found"
     else:
-        its, speed_error = _speed_of(spath)
-    rate = None
-    if not facts.error:
-        out_dirs = [facts.config.output_dir] if facts.config and facts.config.output_dir else []
-        rate = read_tokens_per_second(spath, output_dirs=out_dirs, mode="sampled")
-    return record_from_facts(spath, facts, its, rate, speed_error)
+        its, speed_error = float(prior.speed.plan_its), None
+    return record_from_facts(spath, facts, its, prior.tokens, speed_error)
 
 
 def record_from_facts(
@@ -174,10 +171,11 @@ def record_from_json(data: Mapping[str, Any]) -> RunRecord:
 
 def _default_cache():
     from . import cache as _cache
-    from . import runfacts, speed, tokens
-    from .speed import reading, report, scanner, stats
+    from . import evals, prior_run, regions, runfacts, speed, tokens
+    from .speed import epochs, rates, reading, report, scanner, stats
 
-    modules = [sys.modules[__name__], runfacts, tokens, speed, reading, report, scanner, stats]
+    modules = [sys.modules[__name__], prior_run, regions, runfacts, tokens, evals, speed]
+    modules += [epochs, rates, reading, report, scanner, stats]
     return _cache.FactCache("runs", _cache.source_version(modules))
 
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import statistics
 from collections.abc import Sequence
@@ -41,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .hits import scan_hits
+from .regions import FileRegions
 
 KEY = b"tokens_per_second_per_gpu"
 WRITING = b"Writing logs to "
@@ -94,6 +94,7 @@ def read_tokens_per_second(
     disk_log: str | Path | None = None,
     output_dirs: Sequence[str | Path] = (),
     mode: str = "full",
+    regions: FileRegions | None = None,
 ) -> TokenRate:
     """The steady tokens/s per GPU of the run whose SLURM output is ``path``.
 
@@ -102,16 +103,26 @@ def read_tokens_per_second(
     newest ``log_*.txt`` / ``log_*.jsonl`` in each of ``output_dirs`` and the output's own
     directory, or their ``logs/`` subdirectory); at wandb's run summary. ``warmup_steps``
     overrides ``default_warmup``. ``mode="sampled"`` reads a large output in parts (see the
-    module). Bad or missing content gives an ``error``, never raises.
+    module). ``regions``: the output already opened (reads shared with other probes). Bad or
+    missing content gives an ``error``, never raises.
     """
     if mode not in ("full", "sampled"):
         raise ValueError(f"mode must be full or sampled, not {mode!r}")
     path = Path(path)
     sampled = False
     try:
-        if mode == "sampled" and path.stat().st_size > SAMPLE_ABOVE:
-            stdout_steps, written, wandb_last = _scan_sampled(path)
+        size = regions.size if regions is not None else None
+        if mode == "sampled" and (size if size is not None else path.stat().st_size) > (
+            SAMPLE_ABOVE
+        ):
+            if regions is None:
+                with FileRegions(path) as opened:
+                    stdout_steps, written, wandb_last = _scan_sampled(opened)
+            else:
+                stdout_steps, written, wandb_last = _scan_sampled(regions)
             sampled = True
+        elif regions is not None and regions.size <= SAMPLE_ABOVE:
+            stdout_steps, written, wandb_last = _scan_bytes(regions.pread(0, regions.size))
         else:
             stdout_steps, written, wandb_last = _scan_output(path)
     except (OSError, ValueError) as exc:
@@ -167,37 +178,37 @@ def _scan_output(path: Path) -> tuple[list[tuple[int, float]], list[str], float 
     return steps, written, wandb_last
 
 
-def _scan_sampled(path: Path) -> tuple[list[tuple[int, float]], list[str], float | None]:
+def _scan_sampled(
+    regions: FileRegions,
+) -> tuple[list[tuple[int, float]], list[str], float | None]:
     """``_scan_output`` over the head, evenly spread windows and the tail of a large output."""
-    with open(path, "rb", buffering=0) as fh:
-        fd = fh.fileno()
-        size = os.fstat(fd).st_size
-        regions = [(0, min(size, SAMPLE_HEAD))]
-        start, end = SAMPLE_HEAD, max(SAMPLE_HEAD, size - SAMPLE_TAIL)
-        if end - start > SAMPLE_WINDOW:
-            step = (end - start) / SAMPLE_WINDOWS
-            regions += [
-                (int(start + step * (i + 0.5)), int(start + step * (i + 0.5)) + SAMPLE_WINDOW)
-                for i in range(SAMPLE_WINDOWS)
-            ]
-        regions.append((max(0, size - SAMPLE_TAIL), size))
-        steps: dict[int, float] = {}
-        written: list[str] = []
-        wandb_last: float | None = None
-        for offset, stop in regions:
-            data = os.pread(fd, stop - offset, offset)
-            if offset > 0:  # begin at a whole line (a print of tqdm or a logger line)
-                cut = min((i for i in (data.find(b"\n"), data.find(b"\r")) if i != -1), default=-1)
-                data = data[cut + 1 :] if cut != -1 else b""
-            if stop < size:
-                cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
-                data = data[:cut] if cut != -1 else b""
-            found, names, last = _scan_bytes(data)
-            for step, value in found:
-                steps.setdefault(step, value)
-            written += [n for n in names if n not in written]
-            if last is not None:
-                wandb_last = last
+    size = regions.size
+    spans = [(0, min(size, SAMPLE_HEAD))]
+    start, end = SAMPLE_HEAD, max(SAMPLE_HEAD, size - SAMPLE_TAIL)
+    if end - start > SAMPLE_WINDOW:
+        step = (end - start) / SAMPLE_WINDOWS
+        spans += [
+            (int(start + step * (i + 0.5)), int(start + step * (i + 0.5)) + SAMPLE_WINDOW)
+            for i in range(SAMPLE_WINDOWS)
+        ]
+    spans.append((max(0, size - SAMPLE_TAIL), size))
+    steps: dict[int, float] = {}
+    written: list[str] = []
+    wandb_last: float | None = None
+    for offset, stop in spans:
+        data = regions.pread(offset, stop - offset)
+        if offset > 0:  # begin at a whole line (a print of tqdm or a logger line)
+            cut = min((i for i in (data.find(b"\n"), data.find(b"\r")) if i != -1), default=-1)
+            data = data[cut + 1 :] if cut != -1 else b""
+        if stop < size:
+            cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
+            data = data[:cut] if cut != -1 else b""
+        found, names, last = _scan_bytes(data)
+        for step, value in found:
+            steps.setdefault(step, value)
+        written += [n for n in names if n not in written]
+        if last is not None:
+            wandb_last = last
     return sorted(steps.items()), written, wandb_last
 
 

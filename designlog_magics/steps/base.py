@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from ..entry import Entry, EntryError, new_entry
 from ..exceptions import StepError
 from ..expansion import Expanded, bind_paths, collapse_paths, expand
+from ..spec import START_ACTION
 
 HAND_WRITTEN = "written by hand"
 WORKING_DIRECTORY = "Working Directory"
@@ -103,7 +104,10 @@ def outcome(entry: Entry | None, **facts: Any) -> StepOutcome:
 
 
 def make_entry(action: str, brief: str, fields: Any = None, **keywords: Any) -> Entry:
-    """:func:`new_entry`, its refusals as a step's one-line error."""
+    """:func:`new_entry`, its refusals as a step's one-line error. START_DESIGN is the start
+    step's alone (it binds the path names a later resume reads): no other step writes one."""
+    if action.upper() == START_ACTION:
+        raise StepError("START_DESIGN is written by start, which binds the path names")
     try:
         return new_entry(action, brief, fields, **keywords)
     except EntryError as exc:

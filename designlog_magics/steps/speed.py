@@ -49,7 +49,7 @@ def _resolve_source(source: str, ctx: StepContext, notes: list[str]) -> str:
         from ..probes import slurm
 
         try:
-            path = slurm.resolve_output(source)
+            path = ctx.run_path(slurm.resolve_output(source))
         except slurm.SlurmError as exc:
             raise StepError(f"job {source}: {exc}") from None
         notes.append(f"job {source}: {path}")
@@ -68,11 +68,8 @@ def speed(
     like: Sequence[str] | None = None,
     explain: str | None = None,
 ) -> StepOutcome:
-    """EXTRACT_SPEED of the run whose output (or job id) is ``source``."""
-    from ..probes.evals import looks_like_eval
-    from ..probes.runfacts import read_run_facts
-    from ..probes.speed import extract_speed
-    from ..probes.tokens import read_tokens_per_second
+    """EXTRACT_SPEED of the run whose output (or job id) is ``source``, the file read once."""
+    from ..probes.prior_run import read_prior_run
 
     notes: list[str] = []
     path = _resolve_source(source, ctx, notes)
@@ -80,23 +77,22 @@ def speed(
     if like:
         words += ["--like", *(shlex.quote(word) for word in like)]
     command = verb_command("speed", *words)
-    if looks_like_eval(path):
-        return _eval_speed(path, command, explain, notes)
     try:
         with ctx.progress(f"reading {Path(path).name}") as progress:
-            report = extract_speed(
+            prior = read_prior_run(
                 path,
-                mode="full" if full else "auto",
+                full=full,
                 progress=lambda done, total: progress.update(
                     f"{done / 1e6:,.0f} of {total / 1e6:,.0f} MB"
                 ),
             )
     except OSError as exc:
-        raise StepError(f"cannot read {path}: {exc.strerror}") from None
-    facts = read_run_facts(path)
+        raise StepError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if prior.eval_run is not None:
+        return _eval_speed(prior.eval_run, path, command, explain, notes)
+    report, tokens, facts = prior.speed, prior.tokens, prior.facts
+    assert report is not None and tokens is not None  # a training output has both
     config = facts.config
-    output_dirs = [config.output_dir] if config is not None and config.output_dir else []
-    tokens = read_tokens_per_second(path, output_dirs=output_dirs)
     run_name = next((p for p in reversed(Path(path).parts[:-1]) if p.startswith("ck-out-")), None)
     plan = like_from_words(like or [])
     its = report.plan_its
@@ -169,10 +165,9 @@ def tokens_text(tokens: Any) -> str:
     )
 
 
-def _eval_speed(path: str, command: str, explain: str | None, notes: list[str]) -> StepOutcome:
-    from ..probes.evals import read_eval_run
-
-    run = read_eval_run(path)
+def _eval_speed(
+    run: Any, path: str, command: str, explain: str | None, notes: list[str]
+) -> StepOutcome:
     ok = run.total_seconds is not None
     entry = make_entry(
         "EXTRACT_SPEED",

@@ -56,5 +56,6 @@ VERBS = (
         "START_DESIGN: open (or resume) the design log of EXPERIMENT_DIR and bind path names.",
         "designlog start /scratch/me/cap_8L_lora_comparison_2025-10-22 "
         "--paths models_dir=/scratch/models scratch_dir=/scratch/me",
+        log_argument="directory",
     ),
 )

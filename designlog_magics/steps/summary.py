@@ -1,4 +1,6 @@
-"""CREATE_SUMMARY: ``experiment_summary.md`` from the plan plus sections from the log."""
+"""CREATE_SUMMARY: ``experiment_summary.md`` (the plan plus sections from the log) and
+``experiment_summary.yaml`` (the plan in the scaffolders' schema, built from the log and the
+cell; see :mod:`..plan_yaml`), written together or not at all."""
 
 from __future__ import annotations
 
@@ -21,42 +23,53 @@ def summary(
     *,
     markdown: str | None = None,
     force: bool = False,
+    no_yaml: bool = False,
     result: str | None = None,
     explain: str | None = None,
 ) -> StepOutcome:
-    """Write the summary into the experiment directory (never over one without ``force``)."""
-    from ..summary import SUMMARY_FILENAME, build_summary, summary_result
+    """Write the summary (and the scaffolders' YAML) into the experiment directory, never over
+    an existing one without ``force``. A YAML field neither the log nor the cell gives is one
+    error naming every such field, and nothing is written."""
+    from ..plan_yaml import PLAN_FILENAME, build_plan, dump_plan
+    from ..summary import SUMMARY_FILENAME, build_summary, plan_result, summary_result
 
     directory = ctx.require_dir()
     if not markdown or not markdown.strip():
         raise StepError("the plan is empty; write it in markdown")
-    target = directory / SUMMARY_FILENAME
-    if target.exists() and not force:
-        raise StepError(f"{target} already exists; use --force to overwrite it")
-    content = build_summary(markdown, ctx.entries())
-    command = f"Created {ctx.log_path(str(target))}"
+    targets = [directory / SUMMARY_FILENAME] + ([] if no_yaml else [directory / PLAN_FILENAME])
+    existing = [str(t) for t in targets if t.exists()]
+    if existing and not force:
+        raise StepError(f"{' and '.join(existing)} already exist(s); use --force to overwrite")
+    entries = ctx.entries()
+    contents = [build_summary(markdown, entries)]
+    results = [result or summary_result(markdown)]
+    if not no_yaml:
+        plan = build_plan(entries, markdown, ctx.paths)
+        contents.append(dump_plan(plan))
+        results.append(plan_result(plan))
+    command = "\n".join(f"Created {ctx.log_path(str(t))}" for t in targets)
     explanation = default_explanation(ACTION, explain)
     try:
-        write_atomically(target, content)
+        for target, content in zip(targets, contents, strict=True):
+            write_atomically(target, content)
     except OSError as exc:
         entry = make_entry(
             ACTION,
             BRIEF,
             command=command,
             result="Failed: summary not written",
-            error=f"{target}: {exc.strerror}",
+            error=f"{exc.filename or directory}: {exc.strerror}",
             explanation=explanation,
         )
         return outcome(entry)
     entry = make_entry(
-        ACTION,
-        BRIEF,
-        command=command,
-        result=result or summary_result(markdown),
-        explanation=explanation,
+        ACTION, BRIEF, command=command, result="\n".join(results), explanation=explanation
     )
-    notes = [f"wrote {target} ({len(content.encode()):,} bytes)"]
-    return outcome(entry, value=str(target), data={"path": str(target)}, notes=notes)
+    notes = [
+        f"wrote {t} ({len(c.encode()):,} bytes)" for t, c in zip(targets, contents, strict=True)
+    ]
+    data = {"paths": [str(t) for t in targets]}
+    return outcome(entry, value=[str(t) for t in targets], data=data, notes=notes)
 
 
 def write_atomically(target: Path, content: str) -> None:
@@ -86,10 +99,15 @@ def _grammar(parser: argparse.ArgumentParser) -> None:
         nargs="?",
         type=_read_plan,
         metavar="PLAN.md",
-        help="the plan in markdown (in a notebook: the cell)",
+        help="the plan in markdown with a ```yaml block and a runs table (notebook: the cell)",
     )
     parser.add_argument("--force", action="store_true", help="overwrite an existing summary")
-    parser.add_argument("--result", metavar="TEXT", help="override the Result: line")
+    parser.add_argument(
+        "--no-yaml",
+        action="store_true",
+        help="write experiment_summary.md only (no plan for the scaffolders)",
+    )
+    parser.add_argument("--result", metavar="TEXT", help="override the markdown's Result: line")
     explain_argument(parser)
 
 
@@ -98,7 +116,8 @@ VERBS = (
         "summary",
         summary,
         _grammar,
-        "CREATE_SUMMARY: write experiment_summary.md from the plan plus sections from the log.",
+        "CREATE_SUMMARY: write experiment_summary.md and experiment_summary.yaml (the "
+        "scaffolders' plan) from the plan plus what the log holds.",
         "designlog summary plan.md --log /scratch/me/cap_8L_lora_comparison_2025-10-22",
         needs_log=True,
         cell="markdown",

@@ -39,6 +39,8 @@ class Verb:
     output: bool = False  # -o VAR keeps its value
     notebook_only: tuple[str, ...] = ()  # keywords only a notebook may give (its own code)
     paths: tuple[str, ...] = ()  # keywords that name what it reads (replay confines them)
+    read_only_with: tuple[str, ...] = ()  # keywords under which it only reads (replay may run)
+    log_argument: str | None = None  # the keyword naming its log's directory (else --log DIR)
 
     def keywords(self) -> tuple[str, ...]:
         """The step's keyword arguments (the grammar's dests, ``cell`` included)."""
@@ -55,7 +57,7 @@ def add_command_line_options(verb: Verb, parser: argparse.ArgumentParser) -> Non
     """What ``designlog VERB`` adds to the verb's grammar: ``--json``, and ``--log DIR`` for a
     verb that writes an entry (the replay gatekeeper parses logged commands the same way)."""
     parser.add_argument("--json", action="store_true", help="the facts (and the entry) as JSON")
-    if verb.logs and verb.name != "start":
+    if verb.logs and verb.log_argument is None:
         parser.add_argument(
             "--log",
             metavar="DIR",
@@ -102,4 +104,8 @@ def verb(name: str) -> Verb:
 
 def read_verbs() -> frozenset[str]:
     """The verbs replay may run again: they only read, and need no log to read."""
-    return frozenset(name for name, row in verbs().items() if row.reads_only and not row.needs_log)
+    return frozenset(
+        name
+        for name, row in verbs().items()
+        if (row.reads_only or row.read_only_with) and not row.needs_log
+    )

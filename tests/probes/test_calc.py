@@ -64,3 +64,18 @@ def test_line_form_reads_existing_variables():
 )
 def test_format_value(value, unit, text):
     assert format_value(value, unit) == text
+
+
+def test_a_value_that_names_its_source_shows_it_in_the_input():
+    class Sourced(float):
+        source = "p90 of actual/estimated over 14 runs in 3 experiments: cap_a, cap_b, cap_c"
+
+    ns = {"factor": Sourced(1.3249), "label": "x"}
+    facts = run_calculation("safety = factor\nname = label\nlimit = 15.36 * safety  # min\n", ns)
+    assert facts.input_text() == (
+        "safety=1.32 (p90 of actual/estimated over 14 runs in 3 experiments: cap_a, cap_b, "
+        "cap_c), name=x"
+    )
+    assert facts.calculation_text() == "limit = 15.36 * safety ≈ 20.35min"
+    read = run_calculation("limit = 15.36 * factor  # min\n", ns)  # read from outside
+    assert read.input_text().startswith("factor=1.32 (p90 of actual/estimated")

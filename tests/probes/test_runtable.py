@@ -60,6 +60,21 @@ def test_records_hold_config_outcome_and_speeds(tree):
     assert by_run["ck-out-happy-narwhal"].steady is True
 
 
+def test_a_record_is_what_the_speed_step_reads_of_the_run(tree):
+    """One reader serves both: the table's record and the speed step's facts agree."""
+    from designlog_magics.probes.prior_run import read_prior_run
+
+    for path in sorted(tree.glob("*/*.out")):
+        record = record_run(path)
+        prior = read_prior_run(path, speed_mode="sampled")
+        assert record.config == prior.facts.config and record.outcome == prior.facts.outcome
+        assert record.tokens_per_s == prior.tokens.tokens_per_s
+        if record.its is not None:
+            assert record.its == prior.speed.plan_its
+        else:  # the oom run: its speed is not used, whatever the probe saw
+            assert record.outcome.state == "oom" and "before any step" in record.speed_error
+
+
 def test_ranking_order_on_unlike_decoys(tree):
     found, ranked = search_like(tree, PLAN, cache=False)
     assert found.min_size is None  # the OOM run is a 3 KB file: no size test hides it

@@ -486,6 +486,42 @@ def test_validation_and_checkpoint_pauses_are_left_out(mode):
     assert pause.n == 301  # the first step after the save
 
 
+STRETCH_STEPS = 3000
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    pauses=st.dictionaries(
+        st.integers(400, STRETCH_STEPS - 5), st.integers(8, 300), max_size=4
+    ).filter(lambda found: all(abs(a - b) > 2 for a in found for b in found if a != b))
+)
+def test_every_pause_within_one_long_stretch_is_found(tmp_path, pauses):
+    """One epoch of plain training after its warmup is one stretch between events: the saves
+    inside it (no bar of their own, only a jump in elapsed) are found wherever they fall.
+    The prints are tqdm's own ``format_meter`` at 5 it/s, with torchtune's description
+    (``f"{epoch}|{step}|Loss: {loss}"``) after each update, as in tests/data/tqdm."""
+    from tqdm import tqdm
+
+    parts = ["\r" + tqdm.format_meter(0, STRETCH_STEPS, 0)]
+    clock = 0.0
+    for step in range(1, STRETCH_STEPS + 1):
+        clock += 0.2 + pauses.get(step, 0)  # a save before this step: elapsed jumps
+        before = f"1|{step - 1}|Loss: 1.25" if step > 1 else ""
+        for desc in (before, f"1|{step}|Loss: 1.25"):
+            meter = tqdm.format_meter(step, STRETCH_STEPS, clock, prefix=desc, rate=5.0)
+            parts.append("\r" + meter)
+    path = tmp_path / f"slurm-{len(pauses)}.out"
+    path.write_text("".join(parts) + "\n")
+    for mode in ("full", "auto"):
+        report = extract_speed(path, mode=mode)
+        assert report.left_out["pause"] == len(pauses), (mode, sorted(pauses))
+        found = sorted(p.n for p in report.points if p.kind == "pause")
+        assert found == sorted(pauses)  # the first step after each save
+        assert close_to(report.throughput_its, 5.0, 0.02)
+
+
 def test_seconds_per_iteration():
     expected = truth("slow")["throughput_its"]  # 0.57 it/s
     report = extract_speed(TQDM / "slow.out")
@@ -568,3 +604,45 @@ def test_real_slurm_outputs_give_the_measured_throughput(name, mode):
         assert abs(report.speed_its / truth - 1) > 2 * abs(report.throughput_its / truth - 1)
     if name == "newline":
         assert b"\r" not in (REAL / "newline.out").read_bytes()  # one print per line
+
+
+def test_the_probes_import_no_private_name_across_modules_and_no_circle():
+    """One module per idea: each imports only what the others export, and none imports a
+    module that imports it back (at any depth)."""
+    import ast
+
+    root = Path(__file__).resolve().parents[2] / "designlog_magics" / "probes"
+    graph: dict[str, set[str]] = {}
+    private: list[str] = []
+    for source in sorted(root.rglob("*.py")):
+        parts = source.relative_to(root.parent).with_suffix("").parts
+        name = ".".join(p for p in parts if p != "__init__")
+        package = name if source.name == "__init__.py" else name.rpartition(".")[0]
+        graph[name] = set()
+        for node in ast.walk(ast.parse(source.read_text())):
+            if not isinstance(node, ast.ImportFrom) or not node.level:
+                continue
+            base = package.split(".")
+            base = base[: len(base) - node.level + 1]
+            target = ".".join(base + ([node.module] if node.module else []))
+            for alias in node.names:
+                full = f"{target}.{alias.name}"
+                graph[name].add(
+                    full
+                    if (root.parent / full.replace(".", "/")).exists()
+                    or (root.parent / (full.replace(".", "/") + ".py")).exists()
+                    else target
+                )
+                if alias.name.startswith("_"):
+                    private.append(f"{name}: {target}.{alias.name}")
+    assert private == []
+    assert {"probes.speed.rates", "probes.speed.epochs", "probes.prior_run"} <= set(graph)
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for nxt in graph.get(start, ()):
+            if nxt == goal or (nxt not in seen and (seen.add(nxt) or reaches(nxt, goal, seen))):
+                return True
+        return False
+
+    circles = [m for m in graph if reaches(m, m, set())]
+    assert circles == []

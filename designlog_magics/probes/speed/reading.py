@@ -16,23 +16,24 @@ the bands.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
+from ..regions import FileRegions
+from .epochs import DIP_UPDATES, EpochTally
 from .scanner import (
-    _LOSS,
-    _START,
-    _TT_DESC,
-    _TT_EPOCH,
-    _VALID_WORD,
-    _VALIDATION,
-    _Epoch,
-    _next_print,
-    _print_start,
-    _Scanner,
+    BAR_START,
+    LOSS,
+    TT_DESC,
+    TT_EPOCH,
+    VALID_WORD,
+    VALIDATION,
+    Scanner,
+    next_print,
+    print_start,
 )
-from .stats import DIP_UPDATES, _finish
+from .stats import finish_epoch
 
 POINTS_MAX = 2000  # points for a plot of the rate: a steady print every size/POINTS_MAX bytes
 
@@ -48,24 +49,27 @@ MAX_SAMPLED_EPOCHS = 64
 PROGRESS_EVERY = 0.25  # seconds between progress callbacks
 
 
-class _Reader:
-    """Positional reads of one open file, counting bytes and reporting progress."""
+class FileReader:
+    """The speed probe's reads of one output, counted (``read``) and reported as progress."""
 
-    def __init__(self, fd: int, size: int, progress: Callable[[int, int], None] | None):
-        self.fd = fd
-        self.size = size
+    def __init__(
+        self, regions: FileRegions, progress: Callable[[int, int], None] | None = None
+    ) -> None:
+        self.regions = regions
+        self.size = regions.size
         self.read = 0
         self.progress = progress
         self.last_report = time.monotonic()
 
-    def pread(self, offset: int, length: int) -> bytes:
-        offset = max(0, offset)
-        length = max(0, min(length, self.size - offset))
-        data = os.pread(self.fd, length, offset) if length else b""
+    def pread(self, offset: int, length: int, *, keep: bool = True) -> bytes:
+        """The bytes at ``[offset, offset + length)`` clipped to the file (see
+        ``FileRegions.pread`` for ``keep``)."""
+        data = self.regions.pread(offset, length, keep=keep)
         self.read += len(data)
         return data
 
     def report(self, done: int) -> None:
+        """Call ``progress(done, size)``, at most every ``PROGRESS_EVERY`` seconds."""
         if self.progress is None:
             return
         now = time.monotonic()
@@ -74,31 +78,27 @@ class _Reader:
             self.progress(min(done, self.size), self.size)
 
 
-def _full_pass(reader: _Reader, flavor: str, floors: dict[int, float]) -> _Scanner:
-    """Every byte, in chunks; prints are never split (cut at the last ``\\r`` or ``\\n``)."""
-    scanner = _Scanner(flavor, floors=floors, point_every=_point_every(reader.size))
+def _full_pass(reader: FileReader, flavor: str, floors: dict[int, float]) -> Scanner:
+    """Every byte, in chunks; prints are never split: a chunk is scanned up to its last
+    ``\\r`` or ``\\n`` and the next chunk is read from there (the few bytes after it are read
+    twice, rather than a chunk copied to join them)."""
+    scanner = Scanner(flavor, floors=floors, point_every=_point_every(reader.size))
     offset = 0
-    carry = b""
-    while offset < reader.size:
-        data = reader.pread(offset, CHUNK)
-        if not data:
+    size = reader.size
+    while offset < size:
+        buf = reader.pread(offset, CHUNK, keep=False)
+        if not buf:
             break
-        scanner.base = offset - len(carry)
-        offset += len(data)
-        buf = carry + data if carry else data
-        if offset >= reader.size:
+        scanner.base = offset
+        if offset + len(buf) >= size:
             scanner.scan(buf, 0, len(buf))
-            carry = b""
             break
         cut = max(buf.rfind(b"\r"), buf.rfind(b"\n"))
         if cut <= 0 or len(buf) - cut > (1 << 20):  # no line ends for a long stretch
             cut = len(buf) - 4096
         scanner.scan(buf, 0, cut)
-        carry = buf[cut:]
+        offset += cut
         reader.report(offset)
-    if carry:
-        scanner.base = reader.size - len(carry)
-        scanner.scan(carry, 0, len(carry))
     return scanner
 
 
@@ -110,7 +110,7 @@ class _Ambiguous(Exception):
     """Sampling cannot be trusted for this file; read it in full."""
 
 
-def _sampled(reader: _Reader) -> tuple[_Scanner, list[str]]:
+def _sampled(reader: FileReader) -> tuple[Scanner, list[str]]:
     """Epoch starts by bisection, each start read in full, windows over the rest.
 
     Per epoch: the windows first (their rates give the steady band), then the epoch's
@@ -119,8 +119,8 @@ def _sampled(reader: _Reader) -> tuple[_Scanner, list[str]]:
     size = reader.size
     head = reader.pread(0, 256 << 10)
     tail = reader.pread(size - (256 << 10), 256 << 10)
-    firsts = _TT_EPOCH.search(head)
-    lasts = list(_TT_EPOCH.finditer(tail))
+    firsts = TT_EPOCH.search(head)
+    lasts = list(TT_EPOCH.finditer(tail))
     if not firsts or not lasts:
         raise _Ambiguous("no torchtune progress at the start or end")
     first, last = int(firsts[1]), int(lasts[-1][1])
@@ -130,7 +130,7 @@ def _sampled(reader: _Reader) -> tuple[_Scanner, list[str]]:
     for label in range(first + 1, last + 1):
         starts.append(_epoch_start(reader, label, starts[-1]))
     bounds = starts[1:] + [size]
-    scanner = _Scanner("torchtune", open_heads=True, point_every=WINDOW // 2)
+    scanner = Scanner("torchtune", open_heads=True, point_every=WINDOW // 2)
     total = max(1, size)
     covered = 0
     for i, label in enumerate(range(first, last + 1)):
@@ -143,10 +143,10 @@ def _sampled(reader: _Reader) -> tuple[_Scanner, list[str]]:
             for at in (begin + int(span / count * (j + 0.5)) - WINDOW // 2 for j in range(count))
         ]
         if windows:
-            pilot = _Epoch(label, False)
+            pilot = EpochTally(label, False)
             for _, _, seen in windows:
                 pilot.merge(seen)
-            floor = _finish(pilot).floor
+            floor = finish_epoch(pilot).floor
             if floor is not None:
                 scanner.floors[label] = floor
         pos = _read_head(reader, scanner, begin, label, region_end)
@@ -169,10 +169,10 @@ def _sampled(reader: _Reader) -> tuple[_Scanner, list[str]]:
 
 
 def _window(
-    reader: _Reader, label: int, start: int, end: int, points: list[tuple]
-) -> tuple[int, int, _Epoch]:
+    reader: FileReader, label: int, start: int, end: int, points: list[tuple]
+) -> tuple[int, int, EpochTally]:
     """One sampled window, scanned on its own (its state from the bytes before it)."""
-    alone = _Scanner("torchtune", open_heads=False, points=points, point_every=WINDOW // 2)
+    alone = Scanner("torchtune", open_heads=False, points=points, point_every=WINDOW // 2)
     seen = alone.epoch(label, head_open=False)
     stop = _read_span(reader, alone, start, end, seen)
     if alone.cur is not seen or len(alone.epochs) != 1:
@@ -180,10 +180,10 @@ def _window(
     return start, stop, seen
 
 
-def _probe_epoch(reader: _Reader, offset: int) -> int | None:
+def _probe_epoch(reader: FileReader, offset: int) -> int | None:
     """Epoch of the first torchtune print at or after ``offset``."""
     for length in (PROBE, 256 << 10, 4 << 20):
-        found = _TT_EPOCH.search(reader.pread(offset, length))
+        found = TT_EPOCH.search(reader.pread(offset, length))
         if found:
             return int(found[1])
         if offset + length >= reader.size:
@@ -191,7 +191,7 @@ def _probe_epoch(reader: _Reader, offset: int) -> int | None:
     return None
 
 
-def _epoch_start(reader: _Reader, label: int, lo: int) -> int:
+def _epoch_start(reader: FileReader, label: int, lo: int) -> int:
     """Offset of the first print of epoch ``label``'s bar (its ``<?, ?`` start if near)."""
     hi = reader.size
     while hi - lo > PROBE:
@@ -203,19 +203,19 @@ def _epoch_start(reader: _Reader, label: int, lo: int) -> int:
             lo = mid
     around = max(0, lo - EDGE)
     buf = reader.pread(around, hi - around + 2 * PROBE)
-    for found in _TT_EPOCH.finditer(buf):
+    for found in TT_EPOCH.finditer(buf):
         if int(found[1]) >= label:
             if int(found[1]) != label:
                 raise _Ambiguous(f"epoch {label} missing")
             first = found.start()
-            bar_start = buf.rfind(_START, 0, first)
+            bar_start = buf.rfind(BAR_START, 0, first)
             if bar_start >= 0 and first - bar_start < 4096:
-                first = _print_start(buf, bar_start, 0)
+                first = print_start(buf, bar_start, 0)
             return around + first
     raise _Ambiguous(f"epoch {label} not found")
 
 
-def _enter(scanner: _Scanner, buf: bytes, before: int, acc: _Epoch | None) -> None:
+def _enter(scanner: Scanner, buf: bytes, before: int, acc: EpochTally | None) -> None:
     """Set the state a span starts in from the ``before`` bytes read ahead of it.
 
     C-level searches only: the last bar start or validation print, and how many training
@@ -231,32 +231,32 @@ def _enter(scanner: _Scanner, buf: bytes, before: int, acc: _Epoch | None) -> No
     scanner.dip_k = -1
     if before <= 0:
         return
-    last_train = buf.rfind(_LOSS, 0, before)
-    marker = max(buf.rfind(_START, 0, before), buf.rfind(_VALID_WORD, 0, before))
+    last_train = buf.rfind(LOSS, 0, before)
+    marker = max(buf.rfind(BAR_START, 0, before), buf.rfind(VALID_WORD, 0, before))
     if marker < 0:
         return
-    start = _print_start(buf, marker, 0)
+    start = print_start(buf, marker, 0)
     desc = buf[start : start + 40].lstrip(b"\r\n")
-    if _VALIDATION.match(desc):
+    if VALIDATION.match(desc):
         kind = "validation"
-    elif desc.startswith(b" ") or desc.startswith(b"100%") or _TT_DESC.match(desc):
+    elif desc.startswith(b" ") or desc.startswith(b"100%") or TT_DESC.match(desc):
         return  # a training bar's first print
     else:
         kind = "other bars"
     if marker > last_train:
         scanner.other = kind
         return
-    resumed = buf.find(_LOSS, marker, before)
-    done = buf.count(_LOSS, resumed, before) // 2
+    resumed = buf.find(LOSS, marker, before)
+    done = buf.count(LOSS, resumed, before) // 2
     scanner.dip_left = max(0, DIP_UPDATES - done)
 
 
 def _read_span(
-    reader: _Reader,
-    scanner: _Scanner,
+    reader: FileReader,
+    scanner: Scanner,
     start: int,
     end: int,
-    acc: _Epoch | None,
+    acc: EpochTally | None,
     enter: bool = True,
 ) -> int:
     """Scan the prints starting in ``[start, end)``; returns where the next span begins.
@@ -269,14 +269,14 @@ def _read_span(
     before = min(CONTEXT, start) if enter else 0
     base = start - before
     buf = reader.pread(base, before + (end - start) + 4096)
-    lo = _next_print(buf, before)
+    lo = next_print(buf, before)
     if lo < 0:
         return end
     limit = end - base
     if end >= reader.size:
         hi = len(buf)
     else:
-        hi = _next_print(buf, limit)
+        hi = next_print(buf, limit)
         if hi < 0:
             hi = min(limit, len(buf))
     if hi <= lo:
@@ -289,7 +289,7 @@ def _read_span(
     return base + hi
 
 
-def _read_head(reader: _Reader, scanner: _Scanner, start: int, label: int, end: int) -> int:
+def _read_head(reader: FileReader, scanner: Scanner, start: int, label: int, end: int) -> int:
     """Read an epoch's start block by block until its warmup is behind (head closed)."""
     pos = max(0, start)
     first = True
@@ -302,7 +302,18 @@ def _read_head(reader: _Reader, scanner: _Scanner, start: int, label: int, end: 
     return pos
 
 
-def _scan_file(reader: _Reader, mode: str) -> tuple[_Scanner, str, list[str], bytes]:
+@dataclass
+class Scan:
+    """What reading an output gave: the scanner's epochs and points, the way it was read
+    (``"full"`` or ``"sampled"``), notes for the reader, and the file's last 4 KiB."""
+
+    scanner: Scanner
+    mode: str
+    notes: list[str]
+    tail: bytes
+
+
+def scan_file(reader: FileReader, mode: str) -> Scan:
     """Pick the way to read: small files in memory, else sampled, else every byte.
 
     Every way looks twice: the first look gives each epoch's steady band, which tells the
@@ -312,13 +323,13 @@ def _scan_file(reader: _Reader, mode: str) -> tuple[_Scanner, str, list[str], by
     size = reader.size
     if size <= SMALL_FILE and mode != "sampled":
         data = reader.pread(0, size)
-        flavor = "torchtune" if _TT_EPOCH.search(data) else "generic"
-        first_look = _Scanner(flavor)
+        flavor = "torchtune" if TT_EPOCH.search(data) else "generic"
+        first_look = Scanner(flavor)
         first_look.scan(data, 0, len(data))
-        scanner = _Scanner(flavor, floors=_floors(first_look), point_every=_point_every(size))
+        scanner = Scanner(flavor, floors=_floors(first_look), point_every=_point_every(size))
         scanner.scan(data, 0, len(data))
-        return scanner, "full", [], data[-4096:]
-    sampled: _Scanner | None = None
+        return Scan(scanner, "full", [], data[-4096:])
+    sampled: Scanner | None = None
     progress, reader.progress = reader.progress, reader.progress if mode != "full" else None
     try:
         sampled, notes = _sampled(reader)
@@ -327,19 +338,19 @@ def _scan_file(reader: _Reader, mode: str) -> tuple[_Scanner, str, list[str], by
     reader.progress = progress
     tail = reader.pread(size - 4096, 4096)
     if sampled is not None and mode != "full":
-        return sampled, "sampled", notes, tail
+        return Scan(sampled, "sampled", notes, tail)
     probe = reader.pread(0, 256 << 10) + tail
-    flavor = "torchtune" if _TT_EPOCH.search(probe) else "generic"
+    flavor = "torchtune" if TT_EPOCH.search(probe) else "generic"
     floors = _floors(sampled) if sampled is not None else {}
     scanner = _full_pass(reader, flavor, floors)
-    return scanner, "full", notes if mode != "full" else [], tail
+    return Scan(scanner, "full", notes if mode != "full" else [], tail)
 
 
-def _floors(scanner: _Scanner) -> dict[int, float]:
+def _floors(scanner: Scanner) -> dict[int, float]:
     """Each epoch's lowest steady rate from a first look, to tell when its warmup ends."""
     floors = {}
     for label, acc in scanner.epochs.items():
-        floor = _finish(acc).floor
+        floor = finish_epoch(acc).floor
         if floor is not None:
             floors[label] = floor
     return floors

@@ -6,22 +6,25 @@ of hundreds of MB; every other epoch's bar at position 1 (``\\n\\r...\\x1b[A``);
 below 1 it/s; a slow start; validation bars, after which the training rate dips (tqdm
 smooths it, so the pause shows for a while); the finished bar printed again with the whole
 epoch's average; log lines glued to the bars (``grep | tail`` ends with that average, or
-with a warmup or dip reading). ``_Scanner`` is a state machine fed byte ranges in file
+with a warmup or dip reading). ``Scanner`` is a state machine fed byte ranges in file
 order. On torchtune outputs it takes the rates between events with one C-level ``findall``
 into a histogram, and the number of steps from the first and last step of the stretch; only
-events (a bar's first print ``<?, ?``, an epoch's end ``100%|``, a validation) and what
-follows them (an epoch's warmup, a dip) are parsed print by print. Outputs without torchtune
-descriptions (plain tqdm bars, like a job's own training loop) are parsed print by print,
-each bar an epoch (numbered as in an ``epoch N`` description when there is one). Steps are
-counted once (the re-render is not a new update).
+events (a bar's first print ``<?, ?``: a training bar, a validation, another bar; an epoch's
+end ``100%|``, looked for only where the stretch's last training print is at its total) and
+what follows them (an epoch's warmup, parsed print by print; the updates after a
+validation, one light search each) are looked at closely. Jumps in elapsed within a
+stretch (a pause) are found by cutting it at a few prints, not by parsing each. Outputs
+without torchtune descriptions (plain tqdm bars, like a job's own training loop) are parsed
+print by print, each bar an epoch (numbered as in an ``epoch N`` description when there is
+one). Steps are counted once (the re-render is not a new update).
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter, defaultdict
 
-from .stats import DIP_UPDATES, _maybe_close_head, _value
+from .epochs import DIP_UPDATES, PAUSE_MIN_S, PAUSE_STEPS, EpochTally
+from .rates import interval_seconds, rate_its
 
 # One tqdm status print: [\r\n][desc: ]pct%|bar| n/total [elapsed<remaining, rate]. A print
 # starts with ``\r`` as tqdm writes it, or with ``\n`` once each print is on a line of its own
@@ -30,8 +33,8 @@ _PRINT = re.compile(
     rb"[\r\n](?:([^\r\n]*?): )?[ \d]{2}\d%\|[^|\r\n]*\| (\d+)/(\d+) \[(\d[\d:]*)<[\d:?]+, +"
     rb"(\?it/s|[\d.]+(?:it/s|s/it))\]"
 )
-_TT_DESC = re.compile(rb"(\d+)\|(\d+)\|Loss: ")  # torchtune: f"{epoch}|{step}|Loss: {loss}"
-_TT_EPOCH = re.compile(rb"[\r\n](\d+)\|\d+\|Loss: ")
+TT_DESC = re.compile(rb"(\d+)\|(\d+)\|Loss: ")  # torchtune: f"{epoch}|{step}|Loss: {loss}"
+TT_EPOCH = re.compile(rb"[\r\n](\d+)\|\d+\|Loss: ")
 _RATE = re.compile(rb", +([\d.]+(?:it/s|s/it))\]")  # between events: training prints only
 _ELAPSED = re.compile(rb"\| \d+/\d+ \[(\d[\d:]*)<")  # between events: training prints only
 _TT_STEP = re.compile(rb"\|Loss: [^\r\n|]*\|[^\r\n|]*\| (\d+)/(\d+) \[(\d[\d:]*)<")
@@ -39,136 +42,24 @@ _TT_PRINT = re.compile(
     rb"[\r\n](\d+)\|(\d+)\|Loss: [^\r\n|]*\|[^\r\n|]*\| (\d+)/(\d+) \[(\d[\d:]*)<[^\]\r\n]*?, +"
     rb"([\d.]+(?:it/s|s/it))\]"
 )
+# the same print from its step on (a literal first: found faster), for the updates after a
+# validation: step, n, total, elapsed, rate
+_TT_UPDATE = re.compile(
+    rb"\|(\d+)\|Loss: [^\r\n|]*\|[^\r\n|]*\| (\d+)/(\d+) \[(\d[\d:]*)<[^\]\r\n]*?, +"
+    rb"([\d.]+(?:it/s|s/it))\]"
+)
 _ANY_RATE = re.compile(rb", +[\d.]+(?:it/s|s/it)\]")
-_VALIDATION = re.compile(rb"\s*(?:valid|eval)", re.IGNORECASE)
+VALIDATION = re.compile(rb"\s*(?:valid|eval)", re.IGNORECASE)
 _EPOCH_WORD = re.compile(rb"epoch\D{0,3}(\d+)", re.IGNORECASE)
-_LOSS = b"|Loss: "
-_START = b"<?, ?"  # only a bar's first print has neither remaining time nor rate
+LOSS = b"|Loss: "
+BAR_START = b"<?, ?"  # only a bar's first print has neither remaining time nor rate
 _FULL = b"100%|"
-_VALID_WORD = b"Validation"
+VALID_WORD = b"Validation"
 _QUESTION = b"?it/s"
-PAUSE_MIN_S = 5  # a jump in elapsed longer than this and than PAUSE_STEPS steps is a pause
-PAUSE_STEPS = 10
 POINTS_MAX = 2000  # points kept for a plot of the rate over the run
 
-_clock: dict[bytes, int] = {}
 
-
-def _seconds(text: bytes) -> int:
-    """Seconds of tqdm's ``format_interval`` (``MM:SS``, or ``H:MM:SS`` with any number of
-    hours; tqdm has no days form), cached like the rates."""
-    value = _clock.get(text)
-    if value is None:
-        value = 0
-        for part in text.split(b":"):
-            value = value * 60 + int(part)
-        if len(_clock) < 100_000:
-            _clock[text] = value
-    return value
-
-
-class _Epoch:
-    """Everything seen of one epoch's training bar, before the rules are applied."""
-
-    __slots__ = (
-        "label",
-        "bulk",
-        "bulk_updates",
-        "dip",
-        "dip_updates",
-        "head",
-        "head_open",
-        "validation",
-        "other",
-        "averages",
-        "last_n",
-        "total",
-        "full_token",
-        "floor",
-        "offset",
-        "seg_n",
-        "seg_t",
-        "last_t",
-        "step_token",
-        "steps",
-        "seconds",
-        "runs",
-        "pauses",
-        "brk",
-        "segments",
-    )
-
-    def __init__(self, label: int, head_open: bool, floor: float | None = None) -> None:
-        self.label = label
-        self.bulk: Counter[bytes] = Counter()  # rate -> prints, steady candidates
-        self.bulk_updates = 0
-        # the k-th update after a validation: rate -> prints, and rate -> updates
-        self.dip: defaultdict[int, Counter[bytes]] = defaultdict(Counter)
-        self.dip_updates: defaultdict[int, Counter[bytes]] = defaultdict(Counter)
-        self.head: list[list] = []  # [rate, prints, k after a validation or -1] per update
-        self.head_open = head_open
-        self.validation = self.other = self.averages = 0
-        self.last_n = 0
-        self.total = 0
-        self.full_token: bytes | None = None
-        self.floor = floor  # lowest steady rate, when known beforehand (closes the head)
-        self.offset = -(1 << 62)  # torchtune: global step - n of a re-render
-        # throughput: the open steady segment starts at (seg_n, seg_t) (-1: none) and ends at
-        # (last_n, last_t); closed segments add up in steps and seconds
-        self.seg_n = self.seg_t = self.last_t = -1
-        self.step_token = b""  # the rate at the last training print (b"": unknown)
-        self.steps = 0
-        self.seconds = 0
-        self.runs = self.pauses = 0  # validation runs and pauses (jumps in elapsed)
-        self.brk = False  # a validation or another bar since the last training print
-        self.segments = 0  # closed segments (each adds at most 1 s of rounding to seconds)
-
-    def close_segment(self) -> None:
-        """End the open steady segment at the last training print (before a pause or a jump
-        in the reading)."""
-        if self.seg_n >= 0 and self.last_t >= self.seg_t and self.last_n > self.seg_n:
-            self.steps += self.last_n - self.seg_n
-            self.seconds += self.last_t - self.seg_t
-            self.segments += 1
-        self.seg_n = self.seg_t = -1
-
-    def is_pause(self, n: int, t: int) -> bool:
-        """Whether elapsed jumped far more than the steps since the last print take."""
-        jump = t - self.last_t
-        if jump <= PAUSE_MIN_S or self.last_t < 0 or not self.step_token:
-            return False
-        rate = _value(self.step_token)
-        return rate > 0 and jump * rate > PAUSE_STEPS * max(1, n - self.last_n)
-
-    def split(self, n_before: int, t_before: int, n_after: int, t_after: int) -> None:
-        """A pause between two prints: the open segment ends before it, the next starts after."""
-        if self.seg_n >= 0 and n_before > self.seg_n and t_before >= self.seg_t:
-            self.steps += n_before - self.seg_n
-            self.seconds += t_before - self.seg_t
-            self.segments += 1
-        self.seg_n, self.seg_t = n_after, t_after
-        self.pauses += 1
-
-    def merge(self, other: _Epoch) -> None:
-        """Add what another scan of the same epoch (a sampled window) saw."""
-        self.bulk.update(other.bulk)
-        self.bulk_updates += other.bulk_updates
-        for k, seen in other.dip.items():
-            self.dip[k].update(seen)
-        for k, seen in other.dip_updates.items():
-            self.dip_updates[k].update(seen)
-        self.validation += other.validation
-        self.other += other.other
-        self.averages += other.averages
-        other.close_segment()
-        self.steps += other.steps
-        self.seconds += other.seconds
-        self.runs += other.runs
-        self.pauses += other.pauses
-        self.segments += other.segments
-
-
-class _Scanner:
+class Scanner:
     """The state machine over progress prints, fed with byte ranges in file order.
 
     ``torchtune``: fast path between events; ``generic``: every print parsed (bars are
@@ -191,8 +82,8 @@ class _Scanner:
         self.base = 0  # file offset of the buffer being scanned
         self.open_heads = open_heads
         self.floors = floors or {}
-        self.epochs: dict[int, _Epoch] = {}
-        self.cur: _Epoch | None = None
+        self.epochs: dict[int, EpochTally] = {}
+        self.cur: EpochTally | None = None
         self.other: str | None = None  # "validation"/"other bars" while inside such a bar
         self.dip_left = 0
         self.dip_k = -1  # the current update's place after a validation (-1: none)
@@ -200,11 +91,12 @@ class _Scanner:
         self.bars = 0  # generic: bars seen
 
     # -- helpers
-    def epoch(self, label: int, head_open: bool | None = None) -> _Epoch:
+    def epoch(self, label: int, head_open: bool | None = None) -> EpochTally:
+        """The tally of epoch ``label``, begun on first sight (its head open unless said)."""
         acc = self.epochs.get(label)
         if acc is None:
             opened = self.open_heads if head_open is None else head_open
-            acc = _Epoch(label, opened, self.floors.get(label))
+            acc = EpochTally(label, opened, self.floors.get(label))
             self.epochs[label] = acc
         return acc
 
@@ -229,8 +121,8 @@ class _Scanner:
         events = _Events(buf, hi)
         while pos < hi:
             if self.other is not None:
-                found = buf.find(_LOSS, pos, hi)
-                end = hi if found < 0 else _print_start(buf, found, pos)
+                found = buf.find(LOSS, pos, hi)
+                end = hi if found < 0 else print_start(buf, found, pos)
                 count = len(_ANY_RATE.findall(buf, pos, end))
                 if self.cur is not None:
                     if self.other == "validation":
@@ -249,10 +141,13 @@ class _Scanner:
                 pos = self._detailed(buf, pos, hi, stop=True, min_end=pos)
                 continue
             event = events.next(pos)
-            cut = hi if event >= hi else _print_start(buf, event, pos)
+            cut = hi if event >= hi else print_start(buf, event, pos)
             if self.dip_left:
                 pos = self._dip(buf, pos, hi, cut)
                 continue
+            end = _bar_end(buf, pos, cut)
+            if end >= 0:
+                event, cut = end, print_start(buf, end, pos)
             if cut > pos:
                 self._fast(buf, pos, cut)
             if event >= hi:
@@ -268,18 +163,18 @@ class _Scanner:
         assert acc is not None
         acc.bulk.update(rates)
         first = _TT_STEP.search(buf, lo, hi)
-        last_at = buf.rfind(_LOSS, lo, hi)
+        last_at = buf.rfind(LOSS, lo, hi)
         last = _TT_STEP.match(buf, last_at, hi) if last_at >= 0 else None
         if first and last:
             n_first, n_last = int(first[1]), int(last[1])
-            t_first, t_last = _seconds(first[3]), _seconds(last[3])
-            fastest = max(_value(rates[0]), _value(rates[len(rates) // 2]), _value(rates[-1]))
+            t_first, t_last = interval_seconds(first[3]), interval_seconds(last[3])
+            fastest = max(rate_its(rates[0]), rate_its(rates[len(rates) // 2]), rate_its(rates[-1]))
             self._clock(acc, n_first, t_first, rates[0], first.start())
             # a pause needs more seconds than the steps take even at 10% above the fastest
             # rate seen: only then are the elapsed times looked at one by one
             slack = t_last - t_first - (n_last - n_first) / (1.1 * fastest) if fastest else 1e9
             if t_last - t_first > PAUSE_MIN_S and slack > PAUSE_MIN_S - 1:
-                self._pauses_within(buf, lo, hi, acc, fastest, t_last - t_first)
+                self._pauses_within(buf, hi, acc, fastest, first, last)
             if t_last > acc.last_t:
                 acc.last_t = t_last
             start = max(n_first, acc.last_n + 1)
@@ -291,30 +186,52 @@ class _Scanner:
             self._sample_points(buf, lo, hi)
 
     def _pauses_within(
-        self, buf: bytes, lo: int, hi: int, acc: _Epoch, fastest: float, span: int
+        self,
+        buf: bytes,
+        hi: int,
+        acc: EpochTally,
+        fastest: float,
+        first: re.Match[bytes],
+        last: re.Match[bytes],
     ) -> None:
         """Jumps in elapsed inside a stretch of plain training (a checkpoint save, a validation
-        without a bar): the distinct elapsed values in order, then a closer look at each jump.
-        When fewer seconds are missing from them than a pause would skip, there is none."""
+        without a bar). A part whose first and last prints are at most ``limit`` seconds apart
+        holds no such jump; a longer one is cut, at the training prints nearest evenly spaced
+        bytes, into parts of about ``limit`` seconds each, until a jump lies between two
+        prints in a row (a few searches per part instead of parsing every print)."""
         limit = max(PAUSE_MIN_S, PAUSE_STEPS / fastest if fastest else PAUSE_MIN_S)
-        distinct = dict.fromkeys(_ELAPSED.findall(buf, lo, hi))
-        if span + 1 - len(distinct) < limit - 1:
-            return
-        before = -1
-        before_text = b""
-        for text in distinct:
-            second = _seconds(text)
-            if before >= 0 and second - before > limit:
-                after_at = buf.find(b"[" + text + b"<", lo, hi)
-                before_at = buf.rfind(b"[" + before_text + b"<", lo, after_at)
-                after = _TT_STEP.search(buf, _print_start(buf, after_at, lo), hi)
-                prior = _TT_STEP.search(buf, _print_start(buf, before_at, lo), hi)
-                if after and prior:
-                    acc.split(int(prior[1]), before, int(after[1]), second)
+        search = _TT_STEP.search
+        parts = [(first, interval_seconds(first[3]), last, interval_seconds(last[3]))]
+        while parts:
+            before, t_before, after, t_after = parts.pop()
+            if t_after - t_before <= limit:
+                continue
+            start, end = before.end(), after.start()
+            pieces = min(64, int((t_after - t_before) / limit) + 1)
+            wide = []  # parts still longer than limit, in file order
+            mark, t_mark = before, t_before
+            for i in range(1, pieces):
+                nxt = search(buf, start + (end - start) * i // pieces, end)
+                if nxt is None:
+                    break
+                if nxt.start() > mark.start():
+                    t_next = interval_seconds(nxt[3])
+                    if t_next - t_mark > limit:
+                        wide.append((mark, t_mark, nxt, t_next))
+                    mark, t_mark = nxt, t_next
+            if mark is before:  # no print found at the cuts: is there one at all?
+                nxt = search(buf, start, end)
+                if nxt is None:  # two prints in a row: the jump is a pause
+                    acc.split(int(before[1]), t_before, int(after[1]), t_after)
                     rate = _RATE.search(buf, after.end(), hi)
                     token = rate[1] if rate else None
-                    self._point(after.start(), int(after[1]), second, token, "pause")
-            before, before_text = second, text
+                    self._point(after.start(), int(after[1]), t_after, token, "pause")
+                    continue
+                mark, t_mark = nxt, interval_seconds(nxt[3])
+                wide.append((before, t_before, mark, t_mark))
+            if t_after - t_mark > limit:
+                wide.append((mark, t_mark, after, t_after))
+            parts.extend(reversed(wide))  # the first part is looked at first
 
     def _sample_points(self, buf: bytes, lo: int, hi: int) -> None:
         """A steady print every ``point_every`` bytes, for a plot (C-level searches only)."""
@@ -325,16 +242,16 @@ class _Scanner:
             if match is None:
                 break
             _, _, n, _, elapsed, token = match.groups()
-            self._point(match.start(), int(n), _seconds(elapsed), token, "steady")
+            self._point(match.start(), int(n), interval_seconds(elapsed), token, "steady")
 
     def _point(self, at: int, n: int, t: int, token: bytes | None, kind: str) -> None:
         points = self.points
-        rate = _value(token) if token is not None and token != _QUESTION else None
+        rate = rate_its(token) if token is not None and token != _QUESTION else None
         points.append((self.base + at, n, t, rate, kind))
         if len(points) > 4 * POINTS_MAX:
-            points[:] = _thin(points)
+            points[:] = thin(points)
 
-    def _clock(self, acc: _Epoch, n: int, t: int, token: bytes, at: int) -> bool:
+    def _clock(self, acc: EpochTally, n: int, t: int, token: bytes, at: int) -> bool:
         """The time of a training print: a pause since the last one (a validation, another
         bar, a jump in elapsed) ends the open steady segment. True after such a break."""
         brk = acc.brk
@@ -353,7 +270,101 @@ class _Scanner:
         return brk or pause
 
     def _dip(self, buf: bytes, lo: int, hi: int, stop: int) -> int:
-        """The updates right after a validation, with a lighter parser than ``_detailed``.
+        """The updates right after a validation, up to the next event (``stop``: bar start,
+        end of epoch, validation), with one light search per print.
+
+        Each update goes to the histogram of its place after the validation, then to the
+        bulk once the dip is over; this returns where plain training starts again. A print
+        this does not expect (a pause, the bar's end, a rate not yet known) is left to the
+        careful parser from that print on.
+        """
+        acc = self.cur
+        assert acc is not None
+        first = _TT_PRINT.search(buf, lo, stop)
+        if first is None or int(first[1]) != acc.label:
+            return self._dip_careful(buf, lo, hi, stop)
+        pos = lo
+        dip, dip_updates, bulk = acc.dip, acc.dip_updates, acc.bulk
+        # the state this loop changes, in locals while it runs (written back by _dip_end)
+        last_t, last_n, offset = acc.last_t, acc.last_n, acc.offset
+        dip_left, dip_k, updates = self.dip_left, self.dip_k, acc.bulk_updates
+        total, token = acc.total, acc.step_token
+        n = t = 0
+        n_seen = elapsed_seen = total_seen = None  # the texts last converted
+        for match in _TT_UPDATE.finditer(buf, first.start(), stop):
+            step, n_text, total_text, elapsed, rate = match.groups()
+            if n_text != n_seen:  # the re-render repeats its update's n and elapsed
+                n, n_seen = int(n_text), n_text
+            if not dip_left and n != last_n:  # the dip is over: plain again
+                total = int(total_seen) if total_seen is not None else total
+                self._dip_end(acc, last_t, last_n, offset, dip_left, dip_k, updates, total, token)
+                return print_start(buf, match.start(), pos)
+            if elapsed != elapsed_seen:
+                t, elapsed_seen = interval_seconds(elapsed), elapsed
+            at_total = n_text == total_text
+            if acc.brk and not at_total:
+                # the first update after the validation: a new steady segment
+                acc.brk = False
+                if acc.seg_n >= 0:
+                    acc.close_segment()
+                acc.seg_n, acc.seg_t = n, t
+                if t > last_t:
+                    last_t = t
+            elif not 0 <= last_t <= t <= last_t + PAUSE_MIN_S or acc.seg_n < 0 or at_total:
+                # a jump in elapsed (a pause?) or the bar's end: parsed carefully
+                total = int(total_seen) if total_seen is not None else total
+                self._dip_end(acc, last_t, last_n, offset, dip_left, dip_k, updates, total, token)
+                return self._dip_careful(buf, print_start(buf, match.start(), pos), hi, stop)
+            else:
+                last_t = t
+            total_seen = total_text
+            token = rate
+            new = n != last_n
+            if n > last_n:
+                last_n = n
+            gap = int(step) - n
+            if gap > offset:
+                offset = gap
+            if gap < offset:  # a new smoothed rate (the re-render keeps its place)
+                if dip_left:
+                    dip_k = DIP_UPDATES - dip_left
+                    dip_left -= 1
+                else:
+                    dip_k = -1
+            if dip_k >= 0:
+                dip[dip_k][rate] += 1
+                if new:
+                    dip_updates[dip_k][rate] += 1
+            else:
+                bulk[rate] += 1
+                if new:
+                    updates += 1
+            pos = match.end()
+        total = int(total_seen) if total_seen is not None else total
+        self._dip_end(acc, last_t, last_n, offset, dip_left, dip_k, updates, total, token)
+        if stop >= hi:
+            return hi
+        return self._detailed(buf, pos, hi, stop=True, min_end=pos)
+
+    def _dip_end(
+        self,
+        acc: EpochTally,
+        last_t: int,
+        last_n: int,
+        offset: int,
+        dip_left: int,
+        dip_k: int,
+        updates: int,
+        total: int,
+        token: bytes,
+    ) -> None:
+        """Write back what ``_dip`` kept in locals."""
+        acc.last_t, acc.last_n, acc.offset = last_t, last_n, offset
+        self.dip_left, self.dip_k, acc.bulk_updates = dip_left, dip_k, updates
+        acc.total, acc.step_token = total, token
+
+    def _dip_careful(self, buf: bytes, lo: int, hi: int, stop: int) -> int:
+        """``_dip`` print by print through ``_training``, for what it does not expect.
 
         Up to the next event (``stop``: bar start, end of epoch, validation) only;
         ``_detailed`` takes over there, or when another epoch shows up.
@@ -368,7 +379,7 @@ class _Scanner:
                 return self._detailed(buf, match.start(), hi, stop=True, min_end=match.end())
             if not self.dip_left and n_value != acc.last_n:
                 return match.start()  # the dip is over: plain again
-            t = _seconds(elapsed)
+            t = interval_seconds(elapsed)
             self._training(acc.label, n_value, int(total), token, int(step), t, match.start())
             pos = match.end()
         if stop >= hi:
@@ -382,15 +393,15 @@ class _Scanner:
             desc, n_text, total_text, elapsed, token = match.groups()
             n = int(n_text)
             at = match.start()
-            if desc and _VALIDATION.match(desc):
+            if desc and VALIDATION.match(desc):
                 self._non_training("validation", token, at)
                 if torchtune:
                     return match.end()
             elif torchtune:
-                described = _TT_DESC.match(desc) if desc else None
+                described = TT_DESC.match(desc) if desc else None
                 if described:
                     step = int(described[2])
-                    t = _seconds(elapsed)
+                    t = interval_seconds(elapsed)
                     self._training(int(described[1]), n, int(total_text), token, step, t, at)
                 elif desc:
                     self._non_training("other bars", token, at)
@@ -399,7 +410,7 @@ class _Scanner:
                     self.new_bar = 8  # a training bar starts; its epoch shows up soon
                 # otherwise a bar's first update, before its description: not counted
             else:
-                self._generic(desc, n, int(total_text), token, _seconds(elapsed), at)
+                self._generic(desc, n, int(total_text), token, interval_seconds(elapsed), at)
             if stop and match.end() >= min_end and self._plain():
                 return match.end()
         return hi
@@ -502,7 +513,7 @@ class _Scanner:
         if acc.head_open:
             if new or not acc.head:
                 acc.head.append([token, 1, k, n, t, brk, self.base + at])
-                _maybe_close_head(acc)
+                acc.close_head_if_steady()
                 if not acc.head_open:  # steady from here on: the segment starts here
                     acc.seg_n, acc.seg_t = n, t
             else:
@@ -518,37 +529,51 @@ class _Scanner:
 
 
 class _Events:
-    """Next place in a buffer that needs a closer look: a bar's first print (``<?, ?``),
-    the end of an epoch (``100%|``), a validation. Each search runs once per occurrence.
+    """Next bar start (``<?, ?``: only a bar's first print has neither remaining time nor
+    rate) in a buffer: a training bar, a validation, another bar. Each search runs once per
+    occurrence. The end of a bar is found by ``_bar_end``.
     """
 
     def __init__(self, buf: bytes, hi: int) -> None:
         self.buf = buf
         self.hi = hi
-        self.found = [-2, -2, -2]  # next occurrence of each (-1: none left)
+        self.found = -2  # the next occurrence (-1: none left)
 
     def next(self, pos: int) -> int:
-        found = self.found
-        for i, marker in enumerate((_START, _FULL, _VALID_WORD)):
-            if found[i] != -1 and found[i] < pos:
-                found[i] = self.buf.find(marker, pos, self.hi)
-        return min((f for f in found if f >= 0), default=self.hi)
+        """The next bar start at or after ``pos`` (``hi`` when there is none)."""
+        if self.found != -1 and self.found < pos:
+            self.found = self.buf.find(BAR_START, pos, self.hi)
+        return self.found if self.found >= 0 else self.hi
 
 
-def _print_start(buf: bytes, at: int, lo: int) -> int:
-    """Where the print holding ``at`` starts: its ``\r``, or ``\n`` when prints are lines."""
+def _bar_end(buf: bytes, lo: int, hi: int) -> int:
+    """Where the training bar reaches 100% in ``buf[lo:hi]`` (a stretch with no bar start):
+    only when its last training print is at ``n == total`` (-1: not here). A bar's re-print
+    by ``close()`` comes after the next bar's start, or at the end of the run, after the
+    last training print; either way it is found."""
+    at = buf.rfind(LOSS, lo, hi)
+    if at < 0:
+        return -1
+    last = _TT_STEP.match(buf, at, hi)
+    if last is None or last[1] != last[2]:
+        return -1
+    return buf.find(_FULL, lo, hi)
+
+
+def print_start(buf: bytes, at: int, lo: int) -> int:
+    """Where the print holding ``at`` starts: its ``\\r``, or ``\\n`` when prints are lines."""
     start = max(buf.rfind(b"\r", lo, at), buf.rfind(b"\n", lo, at))
     return start if start >= 0 else lo
 
 
-def _next_print(buf: bytes, at: int) -> int:
-    """The first ``\r`` or ``\n`` at or after ``at`` (-1: none)."""
+def next_print(buf: bytes, at: int) -> int:
+    """The first ``\\r`` or ``\\n`` at or after ``at`` (-1: none)."""
     r = buf.find(b"\r", at)
     n = buf.find(b"\n", at, r if r >= 0 else len(buf))
     return n if n >= 0 else r
 
 
-def _thin(points: list[tuple]) -> list[tuple]:
+def thin(points: list[tuple]) -> list[tuple]:
     """Every other point, keeping each pause and epoch average (bounded memory for a plot)."""
     kept = []
     flip = False

@@ -16,105 +16,19 @@ out a little low.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from .epochs import DIP_UPDATES, EpochTally
+from .rates import median, rate_its, weighted_median
 from .report import REASONS, EpochSpeed, SpeedPoint, SpeedReport
 
-if TYPE_CHECKING:
-    from .scanner import _Epoch, _Scanner
-
-
-DIP_UPDATES = 30  # updates after a validation that may still show its pause
-HEAD_MIN, HEAD_MAX, HEAD_STEP = 160, 1 << 14, 32  # first updates of a bar kept in order
 POINTS_MAX = 2000  # points for a plot of the rate over the run
-
-
-_values: dict[bytes, float] = {}
-
-
-def _value(token: bytes) -> float:
-    """it/s of a rate as tqdm prints it (``4.34it/s``, ``1.25s/it``)."""
-    value = _values.get(token)
-    if value is None:
-        number = float(token[:-4])
-        if token.endswith(b"s/it"):
-            number = 1 / number if number else 0.0
-        if len(_values) < 100_000:
-            _values[token] = number
-        value = number
-    return value
-
-
-def _maybe_close_head(acc: _Epoch) -> None:
-    """Stop keeping updates in order once the warmup is behind, checked every 32 updates.
-
-    With the epoch's steady band known (from a first look), once the upper quartile of two
-    blocks in a row is in the band (the upper quartile, because after frequent validations
-    most updates are still recovering). Otherwise once the rate stops rising: the last
-    block's median within 1% of the block before and 2% of the one four blocks back.
-    """
-    size = len(acc.head)
-    if size >= HEAD_MAX:
-        acc.head_open = False
-    elif size >= HEAD_MIN and size % HEAD_STEP == 0:
-        if acc.floor is not None:
-            if min(_block_quartile(acc.head, size, 0), _block_quartile(acc.head, size, 1)) >= (
-                acc.floor
-            ):
-                acc.head_open = False
-            return
-        recent = _block_median(acc.head, size, 0)
-        if recent <= _block_median(acc.head, size, 1) * 1.01:
-            if recent <= _block_median(acc.head, size, 4) * 1.02:
-                acc.head_open = False
-
-
-def _block(head: list[list], size: int, back: int) -> list[float]:
-    end = size - back * HEAD_STEP
-    return sorted(_value(h[0]) for h in head[end - HEAD_STEP : end])
-
-
-def _block_median(head: list[list], size: int, back: int) -> float:
-    return _median_of(_block(head, size, back))
-
-
-def _block_quartile(head: list[list], size: int, back: int) -> float:
-    values = _block(head, size, back)
-    return values[len(values) * 3 // 4]
-
-
-def _median_of(values: Iterable[float]) -> float:
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    if len(ordered) % 2:
-        return ordered[mid]
-    return (ordered[mid - 1] + ordered[mid]) / 2
-
-
-def _weighted_median(pairs: Iterable[tuple[float, int]]) -> float | None:
-    """Median of values with counts (the midpoint of the two middle ones for even totals)."""
-    ordered = sorted((v, c) for v, c in pairs if c > 0)
-    total = sum(c for _, c in ordered)
-    if not total:
-        return None
-    low_rank, high_rank = (total - 1) // 2, total // 2
-    seen = 0
-    low = None
-    for value, count in ordered:
-        if low is None and seen + count > low_rank:
-            low = value
-        if seen + count > high_rank:
-            return (low + value) / 2  # type: ignore[operator]
-        seen += count
-    return ordered[-1][0]
 
 
 def _histogram(counter: Counter[bytes]) -> dict[float, int]:
     values: dict[float, int] = {}
     for token, count in counter.items():
-        value = _value(token)
+        value = rate_its(token)
         if value > 0:
             values[value] = values.get(value, 0) + count
     return values
@@ -126,22 +40,24 @@ def _band(values: dict[float, int], level: float) -> float:
     for value, count in values.items():
         d = abs(value - level)
         deviations[d] = deviations.get(d, 0) + count
-    mad = _weighted_median(deviations.items()) or 0.0
+    mad = weighted_median(deviations.items()) or 0.0
     tolerance = min(0.25, max(0.03, 3.5 * 1.4826 * mad / level))
     return level * (1 - tolerance)
 
 
 def _warmup_end(head: list[list], floor: float) -> int:
     """First update from which the rate (and the median of the next 9) is in the band."""
-    values = [_value(h[0]) for h in head]
+    values = [rate_its(h[0]) for h in head]
     for i, value in enumerate(values):
-        if value >= floor and _median_of(values[i : i + 9]) >= floor:
+        if value >= floor and median(values[i : i + 9]) >= floor:
             return i
     return len(values)
 
 
 @dataclass
-class _Result:
+class EpochResult:
+    """One epoch with the rules applied: its speed, what was kept, where its warmup ended."""
+
     epoch: EpochSpeed
     kept: dict[float, int]  # rate -> prints, for the run's median
     head_values: list[float]
@@ -165,7 +81,7 @@ class _Time:
         self.warmup_steps += other.warmup_steps
 
 
-def _throughput(acc: _Epoch, warm: int) -> _Time:
+def _throughput(acc: EpochTally, warm: int) -> _Time:
     """Steps and seconds after the warmup: the closed segments, the open one, and the head's
     updates from ``warm`` on, cut where a pause came between two of them.
 
@@ -228,16 +144,17 @@ def _recovered_from(
     for k in range(len(curve) - 1, -1, -1):
         if curve[k]:
             margin = max(0.01, 0.7 * tolerance / len(curve[k]) ** 0.5)
-            if _median_of(curve[k]) < level * (1 - margin):
+            if median(curve[k]) < level * (1 - margin):
                 return k + 1
     return 0
 
 
-def _finish(acc: _Epoch) -> _Result:
-    """Apply the rules to one epoch: its level, band, warmup end and the dips' length."""
+def finish_epoch(acc: EpochTally) -> EpochResult:
+    """Apply the rules to one epoch: its level, band, warmup end and the dips' length
+    (``floor``, the lowest steady rate, tells a second look where the warmup ends)."""
     bulk = _histogram(acc.bulk)
     dips = [_histogram(acc.dip[k]) if k in acc.dip else {} for k in range(DIP_UPDATES)]
-    head = [(_value(h[0]), h[1], h[2]) for h in acc.head]
+    head = [(rate_its(h[0]), h[1], h[2]) for h in acc.head]
     excluded = dict.fromkeys(REASONS, 0)
     excluded["validation"] = acc.validation
     excluded["other bars"] = acc.other
@@ -248,11 +165,11 @@ def _finish(acc: _Epoch) -> _Result:
         basis = _merge(*late) if sum(sum(d.values()) for d in late) >= 10 else {}
         if not basis:
             basis = _merge(bulk, *dips, {v: c for v, c, _ in head})
-    level = _weighted_median(basis.items())
+    level = weighted_median(basis.items())
     if level is None:
         time = _throughput(acc, len(acc.head))
         epoch = EpochSpeed(acc.label, None, 0, excluded, *_its(time))
-        return _Result(epoch, {}, [v for v, _, _ in head], warm=len(acc.head))
+        return EpochResult(epoch, {}, [v for v, _, _ in head], warm=len(acc.head))
     spread = basis if sum(basis.values()) >= 50 else _merge(bulk, *dips)
     kept: dict[float, int] = {}
     warm = after = updates = 0
@@ -277,18 +194,18 @@ def _finish(acc: _Epoch) -> _Result:
             else:
                 kept = _merge(kept, histogram)
                 updates += steps
-        new_level = _weighted_median(kept.items())
+        new_level = weighted_median(kept.items())
         if new_level is None:
             break
         level = new_level
     excluded["warmup"] = warm
     excluded["after validation"] = after
-    speed = _weighted_median(kept.items())
+    speed = weighted_median(kept.items())
     time = _throughput(acc, warm)
     epoch = EpochSpeed(acc.label, speed, updates if speed is not None else 0, excluded, *_its(time))
     steady_floor = speed * (1 - tolerance) if speed is not None else None
     heads = [v for v, _, _ in head]
-    return _Result(epoch, kept if speed is not None else {}, heads, steady_floor, warm)
+    return EpochResult(epoch, kept if speed is not None else {}, heads, steady_floor, warm)
 
 
 ALPHA = 0.3  # tqdm's default smoothing: its rate is EMA(dn) / EMA(dt), both bias-corrected
@@ -308,7 +225,7 @@ def _seconds_from_rates(head: list[list], warm: int) -> float | None:
     clock = 0.0
     times = []
     for k, entry in enumerate(head, 1):
-        rate = _value(entry[0])
+        rate = rate_its(entry[0])
         if entry[3] != k or entry[5] or not 0 < rate < 10:
             return None
         raw = (1 - beta**k) / rate
@@ -329,11 +246,18 @@ def _its(time: _Time) -> tuple[float | None, int, float]:
     return its, time.steps, round(time.seconds, 2)
 
 
-def _report(
-    name: str, scanner: _Scanner, mode: str, read: int, size: int, notes: list[str]
+def build_report(
+    name: str,
+    epochs: dict[int, EpochTally],
+    points: list[tuple],
+    mode: str,
+    read: int,
+    size: int,
+    notes: list[str],
 ) -> SpeedReport:
-    accs = [scanner.epochs[k] for k in sorted(scanner.epochs)]
-    pairs = [(acc, _finish(acc)) for acc in accs]
+    """Apply the rules to each epoch a scan saw and add up the run (see the module)."""
+    accs = [epochs[k] for k in sorted(epochs)]
+    pairs = [(acc, finish_epoch(acc)) for acc in accs]
     pairs = [
         (a, r) for a, r in pairs if r.epoch.speed_its is not None or any(r.epoch.excluded.values())
     ]
@@ -347,7 +271,7 @@ def _report(
         for reason, count in result.epoch.excluded.items():
             excluded[reason] += count
         updates += result.epoch.updates
-    speed: float | None = _weighted_median(kept.items())
+    speed: float | None = weighted_median(kept.items())
     time = _Time()
     warms = {}
     for acc, result in pairs:
@@ -357,7 +281,7 @@ def _report(
         values = [v for r in results for v in r.head_values]
         if values:
             later = values[len(values) // 2 :]
-            speed = _median_of(later)
+            speed = median(later)
             updates = len(later)
             excluded["warmup"] = max(0, excluded["warmup"] - len(later))
             notes.append("no steady phase after warmup: median of the later updates")
@@ -395,11 +319,11 @@ def _report(
         training_seconds=float(time.seconds) if its is not None else 0.0,
         steps_counted=time.steps if its is not None else 0,
         left_out=left_out,
-        points=_points(scanner, [a for a, _ in pairs], warms),
+        points=_points(points, [a for a, _ in pairs], warms),
     )
 
 
-def _points(scanner: _Scanner, accs: list[_Epoch], warms: dict[int, int]) -> tuple:
+def _points(seen: list[tuple], accs: list[EpochTally], warms: dict[int, int]) -> tuple:
     """The updates for a plot, in file order, at most ``POINTS_MAX``: each epoch's head (its
     warmup, then steady), the steady prints sampled by the scan, validations, pauses and the
     epochs' re-printed averages. Sampled prints inside a warmup are left to the head's."""
@@ -410,10 +334,10 @@ def _points(scanner: _Scanner, accs: list[_Epoch], warms: dict[int, int]) -> tup
         warm = warms.get(acc.label, 0)
         for i, h in enumerate(head):
             kind = "warmup" if i < warm else "steady"
-            points.append(SpeedPoint(h[6], h[3], h[4], _value(h[0]), kind))
+            points.append(SpeedPoint(h[6], h[3], h[4], rate_its(h[0]), kind))
         if head:
             warm_spans.append((head[0][6], head[min(warm, len(head) - 1)][6]))
-    for point in scanner.points:
+    for point in seen:
         if point[4] == "steady" and any(lo <= point[0] <= hi for lo, hi in warm_spans):
             continue
         points.append(SpeedPoint(*point))
