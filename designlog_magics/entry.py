@@ -95,18 +95,26 @@ class Entry:
 
     @property
     def failed(self) -> bool:
-        """True when the entry records a failure (an ``Error:`` field or a failed result)."""
-        if self.get("Error") is not None:
+        """True when the entry records a failure.
+
+        Either dialect: a ``Result:`` that begins with failed, failure, error, missing or not
+        found (``Result: failure``, ``Result: failure: sbatch error``, ``Result: Failed: exit
+        2``), or an ``Error:`` field, unless the ``Result:`` is a warning: the upstream dialect
+        writes ``Error:`` with ``Result: warning`` too, and that entry warned, not failed.
+        ``Result: success``, ``tracked`` or ``done`` is no failure.
+        """
+        result = (self.get("Result") or "").strip().lower()
+        if result.startswith(("failed", "failure", "error", "missing", "not found")):
             return True
-        result = (self.get("Result") or "").lower()
-        return result.startswith(("failed", "failure", "error", "missing", "not found"))
+        return self.get("Error") is not None and not result.startswith("warning")
 
     @property
     def warned(self) -> bool:
-        """True when the entry records a warning that a reader should see."""
+        """True when the entry records a warning: a ``Warning:`` field, or a ``Result:`` that
+        begins with warning (``Result: warning``, ``Result: Warning: only 3G free``)."""
         if self.get("Warning") is not None:
             return True
-        return (self.get("Result") or "").lower().startswith("warning")
+        return (self.get("Result") or "").strip().lower().startswith("warning")
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form (used by records, the command line and the audit)."""

@@ -1,5 +1,11 @@
 """The log file: ``{experiment_dir}/design-experiment.log``, append-only and shared.
 
+Where it is: :func:`find_log_file` is the one answer for every reader and writer. Our location
+is ``{experiment_dir}/design-experiment.log``; the later upstream workflow keeps it in
+``{experiment_dir}/logs/design-experiment.log``. Readers take ours first, then the upstream one.
+A new log is created at ours; an experiment whose log exists only under ``logs/`` (designed with
+the upstream workflow) is appended to there, so it keeps one design record, append-only as ever.
+
 Why it is written the way it is:
 
 * Every entry goes to the file in one ``write`` on a descriptor opened with ``O_APPEND``, under
@@ -33,6 +39,7 @@ from .masking import SecretMasker, default_masker
 from .textformat import Diagnostic, ParseResult, parse, render
 
 LOG_FILENAME = "design-experiment.log"
+UPSTREAM_LOG_DIR = "logs"  # the upstream workflow's {experiment_dir}/logs/design-experiment.log
 _READ_CHUNK = 1 << 20
 
 # POSIX record locks belong to the process, not the descriptor: threads of one process do not
@@ -63,6 +70,29 @@ def _reason(exc: OSError) -> str:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return "no space left on device (disk full or quota exceeded)"
     return exc.strerror or str(exc)
+
+
+def log_locations(experiment_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """Where an experiment's design log may be, in the order they are looked at: ours
+    (``{experiment_dir}/design-experiment.log``), then the upstream workflow's
+    (``{experiment_dir}/logs/design-experiment.log``)."""
+    directory = Path(experiment_dir).expanduser()
+    return directory / LOG_FILENAME, directory / UPSTREAM_LOG_DIR / LOG_FILENAME
+
+
+def find_log_file(path: str | os.PathLike[str]) -> Path:
+    """The design log of ``path``: an experiment directory or a log file.
+
+    For a directory, the first of :func:`log_locations` that exists; if neither does, ours,
+    where a new log is created. Any other path is taken to be the log file itself.
+    """
+    target = Path(path).expanduser()
+    if not target.is_dir():
+        return target
+    ours, upstream = log_locations(target)
+    if not ours.exists() and upstream.exists():
+        return upstream
+    return ours
 
 
 class LogFollower:
@@ -145,10 +175,13 @@ def _last_boundary(data: bytes) -> int:
 
 
 class DesignLog:
-    """``{experiment_dir}/design-experiment.log``: create or resume, append, read, follow.
+    """An experiment's design log: create or resume, append, read, follow.
 
-    Values are masked for secrets before they are written (``masker``; ``None`` for the
-    defaults). The entries already in the file are loaded when the log is opened.
+    The file is :func:`find_log_file` of ``experiment_dir``: ``design-experiment.log`` in it, or
+    the upstream workflow's ``logs/design-experiment.log`` when only that one exists (then new
+    entries go there). ``filename`` names another file in ``experiment_dir`` instead. Values are
+    masked for secrets before they are written (``masker``; ``None`` for the defaults). The
+    entries already in the file are loaded when the log is opened.
     """
 
     def __init__(
@@ -169,6 +202,8 @@ class DesignLog:
             raise LogWriteError(self.path, _reason(exc), 0) from exc
         if self.experiment_dir.exists() and not self.experiment_dir.is_dir():
             raise LogWriteError(self.path, "the experiment path is not a directory", 0)
+        if filename == LOG_FILENAME:
+            self.path = find_log_file(self.experiment_dir)
         self._follower = LogFollower(self.path)
         self._entries: list[Entry] = []
         self.refresh()
@@ -276,8 +311,16 @@ def append_locked(path: Path, data: bytes) -> int:
 
 
 def read_log(path: str | os.PathLike[str]) -> ParseResult:
-    """Parse a log file given by path (a file, or an experiment directory holding one)."""
-    target = Path(path)
-    if target.is_dir():
-        target = target / LOG_FILENAME
-    return parse(target.read_bytes().decode("utf-8", errors="replace"))
+    """Parse a log file given by path: a file, or an experiment directory holding one in
+    either place (:func:`find_log_file`). ``FileNotFoundError`` when there is none."""
+    target = find_log_file(path)
+    try:
+        data = target.read_bytes()
+    except FileNotFoundError:
+        if not Path(path).expanduser().is_dir():
+            raise
+        ours, upstream = log_locations(path)
+        raise FileNotFoundError(
+            errno.ENOENT, f"no {LOG_FILENAME} in {ours.parent} or in {upstream.parent}", str(ours)
+        ) from None
+    return parse(data.decode("utf-8", errors="replace"))

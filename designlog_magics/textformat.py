@@ -21,6 +21,27 @@ followed by one blank line. Two rules keep every value exact and every entry who
 ``parse(render(entry)) == entry`` for every entry. ``parse`` also reads logs written by hand or by
 other tools in the same style and reports what it cannot read as diagnostics with line numbers;
 it never raises on bad input.
+
+Two dialects of the format exist, and ``parse`` reads both without preferring either:
+
+* **seed**: the specification above; every header has a brief, fields are ``Command:``,
+  ``Result:`` (free text saying what happened) and ``Explanation:``.
+* **upstream**: the later cruijff_kit format (``.claude/skills/shared/logging_spec.md``): headers
+  often without a brief (``[2025-10-22 14:30:00] START_DESIGN``), a ``Details:`` line, any
+  ``Key: value`` lines (``Per epoch: 120 seconds``, ``Files created: ...``, ``Job ID: ...``),
+  lists as indented lines under an empty ``Alternatives considered:``, and a final
+  ``Result: success|failure|warning`` (tools also write ``Result: failure: {error}``,
+  ``Result: tracked``, ``Result: done``), with an ``Error:`` line on failures and warnings.
+
+A list under an empty key keeps the text exactly: ``Alternatives considered:`` followed by
+``  - a`` and ``  - b`` is the value ``"\\n- a\\n- b"``, which renders back to the same lines.
+:func:`entry_dialect` and :attr:`ParseResult.dialect` say which dialect a log is written in.
+The upstream dialect has no escapes: a backslash it writes followed by another backslash,
+``r``, ``xHH`` or ``uHHHH`` is read as one of ours (rare; nothing else it writes changes).
+
+Speed: a stretch of text written the way our writer and the upstream tools write is read by one
+regular expression over the whole stretch (``_parse_clean``); anything else by the line reader,
+which gives the diagnostics. Both read the same text the same way (a property test checks it).
 """
 
 from __future__ import annotations
@@ -30,6 +51,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from .entry import ACTION_NAME_RE, FIELD_NAME_RE, Entry
 
@@ -39,7 +61,10 @@ ENTRY_SEPARATOR = "\n"  # the blank line after each entry
 _NEEDS_ESCAPE = "\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff"
 _ESCAPE_RE = re.compile(rf"\\(?=[\\rxu{_NEEDS_ESCAPE}])|[{_NEEDS_ESCAPE}]")
 _UNESCAPE_RE = re.compile(r"\\(?:(\\)|(r)|x([0-9a-f]{2})|u([0-9a-f]{4}))")
-HEADER_RE = re.compile(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\] ([A-Za-z0-9_]+)(:( ?)(.*))?")
+# A header line; without a brief, trailing blanks are tolerated (hand-written upstream logs).
+HEADER_RE = re.compile(
+    r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\] ([A-Za-z0-9_]+)(?:(:( ?)(.*))|[ \t]*)"
+)
 _LOOSE_HEADER_RE = re.compile(r"\[[^\]]*\d\d:\d\d[^\]]*\]\s*\S")
 
 
@@ -114,6 +139,40 @@ class Diagnostic:
         return f"line {self.line}: {self.severity}: {self.message}"
 
 
+Dialect = Literal["seed", "upstream"]
+# The statuses the upstream dialect writes as a whole ``Result:`` line.
+UPSTREAM_RESULTS = frozenset({"success", "failure", "warning"})
+
+
+def entry_dialect(entry: Entry) -> Dialect:
+    """``"upstream"`` for an entry in the later cruijff_kit shape, else ``"seed"``.
+
+    The rule: an entry is upstream-shaped when it has a ``Details:`` field, or when its
+    ``Result:`` is one of the bare statuses ``success``, ``failure``, ``warning`` (any case).
+    Everything else, including entries with neither, is seed-shaped. A missing brief alone
+    decides nothing: hand-written seed entries may lack one, and tools writing the upstream
+    dialect give one (``SUBMIT_JOB: run_1``).
+    """
+    for key, value in entry.fields:
+        if key == "Details":
+            return "upstream"
+        if key == "Result" and value.strip().lower() in UPSTREAM_RESULTS:
+            return "upstream"
+    return "seed"
+
+
+def dialect_of(entries: Iterable[Entry]) -> Dialect:
+    """The dialect of a log: ``"upstream"`` when most of its entries are upstream-shaped
+    (:func:`entry_dialect`), else ``"seed"`` (also for an empty log, the dialect we write)."""
+    upstream = seed = 0
+    for entry in entries:
+        if entry_dialect(entry) == "upstream":
+            upstream += 1
+        else:
+            seed += 1
+    return "upstream" if upstream > seed else "seed"
+
+
 @dataclass
 class ParseResult:
     """Entries read from a log text, the line each starts on, and what could not be read."""
@@ -126,6 +185,12 @@ class ParseResult:
     @property
     def ok(self) -> bool:
         return not any(d.severity == "error" for d in self.diagnostics)
+
+    @property
+    def dialect(self) -> Dialect:
+        """``"seed"`` or ``"upstream"``: see :func:`dialect_of`. Both are read alike; this
+        tells a reader how to take ``Result:`` (free text, or a status word)."""
+        return dialect_of(self.entries)
 
 
 class _Builder:
@@ -168,32 +233,44 @@ def _stamp(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-_FIELD_SRC = r"[A-Za-z][A-Za-z0-9 _/().\-]{0,47}(?<! ):(?: [^\n]*)?(?:\n  [^\n]*)*"
-# A complete, well-formed entry as our writer produces it, followed by a header or the end.
-_FAST_ENTRY_RE = re.compile(
-    r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\] ([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*)"
-    r"(?::(?: ([^\n]*))?)?((?:\n  [^\n]*)*)"
-    r"((?:\n" + _FIELD_SRC + r")*)"
-    r"\n(?:\n|\Z)(?=\n*(?:\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] |\Z))",
-    re.M,
-)
-_FAST_FIELD_RE = re.compile(
-    r"\n([A-Za-z][A-Za-z0-9 _/().\-]{0,47}):(?: ([^\n]*))?((?:\n  [^\n]*)*)"
-)
-
-
 def _strip_indent(line: str) -> str:
     if line.startswith(INDENT):
         return line[2:]
     return line[1:]  # one tab, or a single space from a hand-written log
 
 
+# -- parse: two readers that agree -----------------------------------------------------------
+#
+# ``_parse_lines`` is the reference: it reads any text line by line and says what it cannot read.
+# ``_parse_clean`` reads a stretch of text that is entirely well formed (the way our writer and the
+# upstream tools write) with one regular expression over the whole stretch, and declines anything
+# else. A property test checks that both give the same entries and line numbers.
+
+# The text is read in stretches of about this many characters, each starting at a header line,
+# so that one odd line sends one stretch to the line reader, not the whole log.
+STRETCH_CHARS = 1 << 18
+
+_STAMP_SRC = r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}"
+_ACTION_SRC = r"[A-Z][A-Z0-9]*+(?:_[A-Z0-9]+)*+"
+_KEY_SRC = r"[A-Za-z][A-Za-z0-9 _/().\-]{0,47}+(?<! )(?=:)"
+_VALUE_SRC = r"[^\n]*+(?:\n  [^\n]*+)*+"
+# One logical line after a line break, as (key, raw value): a field ("Key", "value\n  more"), a
+# header after its blank line ("\n[2025-10-22 14:30:00] ACTION", "brief"), or anything else
+# ("", ...), which makes the clean reader decline the stretch. Matches follow each other without
+# gaps, since the last alternative matches at every line break. The repetitions are possessive:
+# giving characters back could never let ':' or a line break match.
+_CLEAN_LINE_RE = re.compile(
+    rf"\n({_KEY_SRC}|\n\[{_STAMP_SRC}\] {_ACTION_SRC}(?=[:\n]|\Z)|):? ?({_VALUE_SRC})"
+)
+_CLEAN_FIRST_RE = re.compile(rf"(\[{_STAMP_SRC}\] {_ACTION_SRC}(?=[:\n]|\Z)):? ?({_VALUE_SRC})")
+_END_OF_STRETCH = ("\n", "")  # a header key that closes the last entry
+
+
 def parse(text: str, *, first_line: int = 1) -> ParseResult:
     """Read a log text into entries and diagnostics; never raises on malformed input.
 
-    ``first_line`` numbers the lines when ``text`` is a later part of a file. Well-formed
-    entries are read by one regular expression (the fast path); whatever it does not match
-    exactly is read line by line, with diagnostics.
+    ``first_line`` numbers the lines when ``text`` is a later part of a file. Either dialect is
+    read (see the module docstring); ``ParseResult.dialect`` says which one the log is in.
     """
     result = ParseResult()
     if "\r\n" in text:
@@ -203,53 +280,122 @@ def parse(text: str, *, first_line: int = 1) -> ParseResult:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        _parse_fast(text, first_line, result)
+        _parse_stretches(text, first_line, result, STRETCH_CHARS)
     finally:
         if collecting:
             gc.enable()
     return result
 
 
-def _parse_fast(text: str, first_line: int, result: ParseResult) -> None:
-    entries, entry_lines = result.entries, result.entry_lines
-    position = 0
-    line = first_line
-    unescape = unescape_text
-    fields_of = _FAST_FIELD_RE.findall
-    from_iso = datetime.fromisoformat
-    count = text.count
+def _parse_stretches(text: str, first_line: int, result: ParseResult, size: int) -> None:
+    """Read ``text`` stretch by stretch: the clean reader, or the line reader if it declines.
+
+    Stretches start at header lines, where the line reader starts afresh, so reading them one
+    by one gives what reading the whole text would.
+    """
+    start, line = 0, first_line
+    while start < len(text):
+        stop = _stretch_stop(text, start + size)
+        lines = _parse_clean(text, start, stop, line, result)
+        if lines is None:
+            _parse_lines(text[start:stop], line, result)
+            lines = text.count("\n", start, stop)
+        line += lines
+        start = stop
+
+
+def _stretch_stop(text: str, at: int) -> int:
+    """The first start of a header line after a blank line from ``at`` on, or the end.
+
+    Only a line the line reader takes as a header (readable or not) may start a stretch: any
+    other line after a blank line would still belong to the entry before it.
+    """
+    while at < len(text):
+        cut = text.find("\n\n[", at)
+        if cut < 0:
+            break
+        begin = cut + 2
+        end = text.find("\n", begin)
+        line = text[begin : end if end >= 0 else len(text)]
+        if HEADER_RE.fullmatch(line) or _LOOSE_HEADER_RE.match(line):
+            return begin
+        at = begin
+    return len(text)
+
+
+def _parse_clean(
+    text: str, start: int, stop: int, first_line: int, result: ParseResult
+) -> int | None:
+    """Read ``text[start:stop]`` if it is entirely well formed and return its number of lines;
+    return ``None``, having added nothing, if it is not.
+
+    Well formed: it starts with a header and ends with a line break (and at most one blank
+    line); every other line is a ``Key: value`` field, a two-space continuation, or a blank line
+    followed by a header; timestamps are real dates. The line reader reads such text without a
+    diagnostic. Entries are built without re-validation: the regular expression has checked the
+    action and field names.
+    """
+    end = stop - 1  # the regular expressions stop before the final line break
+    if end < start or text[end] != "\n":
+        return None  # empty, or cut mid-line: the line reader reports it
+    trailing_blank = end > start and text[end - 1] == "\n"
+    end -= trailing_blank
+    first = _CLEAN_FIRST_RE.match(text, start, end)
+    if first is None:
+        return None
+    pairs = _CLEAN_LINE_RE.findall(text, first.end(), end)
+    pairs.append(_END_OF_STRETCH)
+    escaped = text.find("\\", start, stop) >= 0
+    entries: list[Entry] = []
+    entry_lines: list[int] = []
+    append_entry, append_line = entries.append, entry_lines.append
     new = object.__new__
-    for match in _FAST_ENTRY_RE.finditer(text):
-        start, end = match.span()
-        stamp_text, action, brief, brief_more, fields_text = match.groups()
-        try:
-            stamp = from_iso(stamp_text)
-        except ValueError:
-            continue  # not a real date: the line reader reports it
-        if start > position:
-            _parse_lines(text[position:start], line, result)
-            line += count("\n", position, start)
-        brief = brief or ""
-        if brief_more:
-            brief += brief_more.replace("\n  ", "\n")
-        if "\\" in brief:
-            brief = unescape(brief)
-        pairs = []
-        for key, value, more in fields_of(fields_text):
-            if more:
-                value += more.replace("\n  ", "\n")
-            if "\\" in value:
-                value = unescape(value)
-            pairs.append((key, value))
-        # the regular expression has checked the action and field names: no re-validation
-        entry = new(Entry)
-        entry.__dict__.update(timestamp=stamp, action=action, brief=brief, fields=tuple(pairs))
-        entries.append(entry)
-        entry_lines.append(line)
-        line += count("\n", start, end)
-        position = end
-    if position < len(text):
-        _parse_lines(text[position:], line, result)
+    from_iso = datetime.fromisoformat
+    head, brief = "\n" + first[1], first[2]
+    line = first_line
+    extra = 0  # continuation lines of the entry being read
+    if "\n" in brief or escaped and "\\" in brief:
+        extra = brief.count("\n")
+        brief = unescape_text(brief.replace("\n  ", "\n"))
+    fields: list[tuple[str, str]] = []
+    add = fields.append
+    try:
+        for pair in pairs:
+            if pair[0][0] != "\n":  # a field (IndexError for a line that is neither)
+                value = pair[1]
+                if "\n" in value or escaped and "\\" in value:
+                    extra += value.count("\n")
+                    pair = (pair[0], unescape_text(value.replace("\n  ", "\n")))
+                add(pair)
+                continue
+            entry = new(Entry)
+            entry.__dict__.update(
+                timestamp=from_iso(head[2:21]),  # ValueError for a date that does not exist
+                action=head[23:],
+                brief=brief,
+                fields=tuple(fields),
+            )
+            append_entry(entry)
+            append_line(line)
+            line += len(fields) + extra + 2
+            head, brief = pair
+            extra = 0
+            if "\n" in brief or escaped and "\\" in brief:
+                extra = brief.count("\n")
+                brief = unescape_text(brief.replace("\n  ", "\n"))
+            fields = []
+            add = fields.append
+    except (IndexError, ValueError):
+        return None
+    result.entries.extend(entries)
+    result.entry_lines.extend(entry_lines)
+    return line - first_line - 1 + trailing_blank
+
+
+_HEADER_FORMS = (
+    "[YYYY-MM-DD HH:MM:SS] ACTION_TYPE: brief (seed dialect) or "
+    "[YYYY-MM-DD HH:MM:SS] ACTION_TYPE (upstream dialect)"
+)
 
 
 def _parse_lines(text: str, first_line: int, result: ParseResult) -> None:
@@ -304,7 +450,11 @@ def _parse_lines(text: str, first_line: int, result: ParseResult) -> None:
                     continue
                 if not ACTION_NAME_RE.fullmatch(action):
                     diagnostics.append(
-                        Diagnostic(lineno, f"invalid action type {action!r}; entry skipped")
+                        Diagnostic(
+                            lineno,
+                            f"invalid action type {action!r} (both dialects write "
+                            f"UPPER_SNAKE_CASE); entry skipped",
+                        )
                     )
                     skipping = True
                     continue
@@ -316,11 +466,7 @@ def _parse_lines(text: str, first_line: int, result: ParseResult) -> None:
                 builder = None
                 skipping = True
                 diagnostics.append(
-                    Diagnostic(
-                        lineno,
-                        "header not in the form [YYYY-MM-DD HH:MM:SS] ACTION_TYPE: brief; "
-                        "entry skipped",
-                    )
+                    Diagnostic(lineno, f"header not in the form {_HEADER_FORMS}; entry skipped")
                 )
                 continue
         colon = line.find(":")
@@ -332,13 +478,15 @@ def _parse_lines(text: str, first_line: int, result: ParseResult) -> None:
                 diagnostics.append(Diagnostic(lineno, "field outside any entry (ignored)"))
             continue
         if builder is not None:
-            diagnostics.append(
-                Diagnostic(
-                    lineno,
-                    "line is neither 'Key: value' nor indented; kept as part of the previous value",
-                    "warning",
-                )
+            message = (
+                "line is neither 'Key: value' nor indented; kept as part of the previous value"
             )
+            if line.startswith(("- ", "* ")):
+                message += (
+                    " (list items under a 'Key:' line, as in the upstream dialect's "
+                    "'Alternatives considered:', are indented by two spaces)"
+                )
+            diagnostics.append(Diagnostic(lineno, message, "warning"))
             builder.add_continuation(line)
         elif not skipping:
             diagnostics.append(Diagnostic(lineno, "text outside any entry (ignored)"))

@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 
 from designlog_magics.entry import Entry, new_entry
-from designlog_magics.store import LOG_FILENAME, DesignLog, LogFollower, LogWriteError, read_log
+from designlog_magics.store import (
+    LOG_FILENAME,
+    DesignLog,
+    LogFollower,
+    LogWriteError,
+    find_log_file,
+    log_locations,
+    read_log,
+)
 from designlog_magics.textformat import parse, render
 
 STAMP = datetime(2025, 10, 22, 14, 23, 15)
@@ -219,3 +227,57 @@ def test_sigkill_mid_append_leaves_earlier_entries_intact(tmp_path):
     assert result.entries[:n] == killed.entries
     assert result.entries[-1].brief == "after the crash"
     assert result.ok and not result.truncated
+
+
+UPSTREAM_FIXTURE = Path(__file__).parent / "data" / "dialect" / "incomplete.log"
+
+
+def test_find_log_file_takes_ours_first_then_the_upstream_location(tmp_path):
+    ours, upstream = log_locations(tmp_path)
+    assert (ours, upstream) == (tmp_path / LOG_FILENAME, tmp_path / "logs" / LOG_FILENAME)
+    assert find_log_file(tmp_path) == ours  # neither: where a new log goes
+    upstream.parent.mkdir()
+    upstream.write_text("")
+    assert find_log_file(tmp_path) == upstream
+    ours.write_text("")
+    assert find_log_file(tmp_path) == ours
+    assert find_log_file(upstream) == upstream  # a file is its own log
+    assert find_log_file(tmp_path / "other.log") == tmp_path / "other.log"
+
+
+def test_design_log_appends_to_an_upstream_log_that_exists_only_under_logs(tmp_path):
+    upstream = tmp_path / "logs" / LOG_FILENAME
+    upstream.parent.mkdir()
+    before = UPSTREAM_FIXTURE.read_bytes()
+    upstream.write_bytes(before)
+    log = DesignLog(tmp_path)
+    assert log.path == upstream
+    assert [e.action for e in log.entries][:2] == ["START_DESIGN", "VERIFY_MODEL"]
+    log.append(entry(1))
+    assert not (tmp_path / LOG_FILENAME).exists()
+    after = upstream.read_bytes()
+    assert after.startswith(before)  # appended, never rewritten
+    result = read_log(tmp_path)
+    assert result.ok and [e.action for e in result.entries][-2:] == [
+        "USER_QUESTION",
+        "CALCULATE_TIME",
+    ]
+    assert log.repaired_boundaries == 1  # the upstream file ended without its blank line
+
+
+def test_design_log_keeps_our_location_otherwise(tmp_path):
+    assert DesignLog(tmp_path / "new").path == tmp_path / "new" / LOG_FILENAME
+    both = tmp_path / "both"
+    (both / "logs").mkdir(parents=True)
+    (both / "logs" / LOG_FILENAME).write_bytes(UPSTREAM_FIXTURE.read_bytes())
+    (both / LOG_FILENAME).write_text(render(entry(1)))
+    log = DesignLog(both)
+    assert log.path == both / LOG_FILENAME and len(log.entries) == 1
+    assert len(read_log(both).entries) == 1
+
+
+def test_read_log_of_a_directory_without_a_log_names_both_places(tmp_path):
+    with pytest.raises(FileNotFoundError) as caught:
+        read_log(tmp_path)
+    message = str(caught.value)
+    assert str(tmp_path) in message and str(tmp_path / "logs") in message

@@ -5,7 +5,18 @@ from hypothesis import strategies as st
 
 from designlog_magics.entry import ACTION_NAME_RE, FIELD_NAME_RE, Entry
 from designlog_magics.spec import BUILTIN_ACTIONS
-from designlog_magics.textformat import escape_text, parse, render, render_all, unescape_text
+from designlog_magics.textformat import (
+    STRETCH_CHARS,
+    ParseResult,
+    _parse_clean,
+    _parse_lines,
+    _parse_stretches,
+    escape_text,
+    parse,
+    render,
+    render_all,
+    unescape_text,
+)
 
 STAMP = datetime(2025, 10, 22, 14, 23, 15)
 
@@ -199,34 +210,96 @@ JUNK_LINES = st.sampled_from(
     [
         "",
         "  indented",
+        "  - listed",
+        "- unindented list item",
         "\tTabbed",
         "Key:no space",
         "Key: value",
+        "Key:",
+        "Alternatives considered:",
+        "Key : spaced",
         "free text",
         "[not a header]",
         "[2025-13-01 00:00:00] VERIFY_MODEL: bad month",
+        "[2025-02-30 00:00:00] VERIFY_MODEL: no such day",
         "[2025-10-22 14:00:00] lower: x",
+        "[2025-10-22 14:00:00] BAD__NAME",
         "[2025-10-22 14:00:00] START_DESIGN",
+        "[2025-10-22 14:00:00] START_DESIGN  ",
+        "[2025-10-22 14:00:00] VERIFY_MODEL:x",
         "[Oct 22 14:23] X: y",
         " single space",
+        "Result: failure: sbatch error",
     ]
 )
+
+
+def read_in_stretches(text: str, size: int) -> ParseResult:
+    result = ParseResult()
+    _parse_stretches(text, 1, result, size)
+    return result
+
+
+def same_reading(one: ParseResult, other: ParseResult) -> None:
+    assert one.entries == other.entries
+    assert one.entry_lines == other.entry_lines
+    assert sorted(map(str, one.diagnostics)) == sorted(map(str, other.diagnostics))
+    assert one.truncated == other.truncated
 
 
 @given(
     st.lists(st.one_of(entries.map(render), JUNK_LINES.map(lambda s: s + "\n")), max_size=8),
     st.booleans(),
+    st.sampled_from([1, 40, 200, STRETCH_CHARS]),
 )
-def test_fast_path_reads_exactly_what_the_line_reader_reads(pieces, cut_end):
-    from designlog_magics.textformat import ParseResult, _parse_lines
-
+def test_fast_path_reads_exactly_what_the_line_reader_reads(pieces, cut_end, size):
     text = "".join(pieces)
     if cut_end and text:
         text = text[:-1]
     slow = ParseResult()
     _parse_lines(text, 1, slow)
-    fast = parse(text)
-    assert fast.entries == slow.entries
-    assert fast.entry_lines == slow.entry_lines
-    assert sorted(map(str, fast.diagnostics)) == sorted(map(str, slow.diagnostics))
-    assert fast.truncated == slow.truncated
+    same_reading(parse(text), slow)
+    # cut into stretches at header lines, each read by the clean reader or the line reader
+    same_reading(read_in_stretches(text, size), slow)
+
+
+@given(st.lists(entries, min_size=1, max_size=5), st.integers(1, 50))
+def test_what_we_write_is_read_by_the_clean_reader(items, first_line):
+    text = render_all(items)
+    clean = ParseResult()
+    assert _parse_clean(text, 0, len(text), first_line, clean) == text.count("\n")
+    assert clean.entries == items
+    slow = ParseResult()
+    _parse_lines(text, first_line, slow)
+    assert clean.entry_lines == slow.entry_lines
+
+
+def test_clean_reader_declines_what_is_not_well_formed():
+    good = render(Entry(STAMP, "VERIFY_MODEL", "x", (("Result", "ok"),)))
+    for text in (
+        good + "junk\n",  # a line that is neither
+        good + "\n" + good,  # two blank lines
+        good[:-1] + good,  # no blank line before a header
+        good + good[:-3],  # cut mid-line
+        good.replace("2025-10-22", "2025-02-30"),  # no such day
+        "preamble\n" + good,
+    ):
+        result = ParseResult()
+        assert _parse_clean(text, 0, len(text), 1, result) is None
+        assert result.entries == []
+
+
+def test_a_large_log_is_read_in_stretches_with_exact_line_numbers():
+    items = [
+        Entry(STAMP, "CALCULATE_TIME", f"estimate {n}", (("Result", f"{n} min\nsecond line"),))
+        for n in range(3000)
+    ]
+    text = render_all(items)
+    text = text.replace("[2025-10-22 14:23:15] CALCULATE_TIME: estimate 1500\n", "odd line\n", 1)
+    assert len(text) > 40 * 4096  # many stretches
+    whole = read_in_stretches(text, len(text))
+    slow = ParseResult()
+    _parse_lines(text, 1, slow)
+    same_reading(whole, slow)
+    same_reading(read_in_stretches(text, 4096), slow)
+    assert len(slow.entries) == 2999 and [d.line for d in slow.diagnostics] == [4 * 1500 + 1]
