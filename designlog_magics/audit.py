@@ -45,7 +45,7 @@ from .spec import (  # noqa: F401
     unsettled_message,
 )
 from .spec import unsettled_failures as spec_unsettled
-from .textformat import Diagnostic, render
+from .textformat import Diagnostic, Dialect, dialect_of, render
 
 if TYPE_CHECKING:
     from .record import LogSnapshot
@@ -90,6 +90,11 @@ CHECK_OF_CODE = {
     "plan": "the scaffolders' plan agrees with the log",
 }
 NOTEBOOK_CHECK = "notebook agrees with the log file"
+DIALECT_NAMES = {
+    "seed": "the specification's (Command:/Result:/Explanation:)",
+    "upstream": "the workflow's later one (Details:, Result: success|failure|warning; its 22 "
+    "action types mapped onto the design steps)",
+}
 PLAN_CHECK = "the scaffolders' plan agrees with the log"
 
 
@@ -105,6 +110,7 @@ class AuditReport:
     entries: int = 0
     source: str = ""
     log_path: str | None = None
+    dialect: Dialect = "seed"  # the log's (see textformat.dialect_of)
 
     @property
     def passed(self) -> bool:
@@ -129,6 +135,7 @@ class AuditReport:
             "source": self.source,
             "log_path": self.log_path,
             "entries": self.entries,
+            "dialect": self.dialect,
             "errors": len(self.errors),
             "warnings": len(self.warnings),
             "checks": [
@@ -150,6 +157,8 @@ class AuditReport:
         head = [f"Audit of {self.source or 'the log'}"]
         if self.log_path and self.log_path != self.source:
             head.append(f"Log file: {self.log_path}")
+        if self.dialect == "upstream":
+            head.append(f"Dialect: {DIALECT_NAMES['upstream']}")
         head.append(f"{verdict}: {counts}; {_count(self.entries, 'entry', 'entries')} checked")
         lines = head + [""]
         checks = list(self.checked)
@@ -269,7 +278,7 @@ def audit_entries(
     diagnostics: Sequence[Diagnostic] = (),
 ) -> AuditReport:
     """Run every check on a log's entries (see the module docstring)."""
-    report = AuditReport(entries=len(entries))
+    report = AuditReport(entries=len(entries), dialect=dialect_of(entries))
     line_of = (lambda i: lines[i]) if lines else (lambda i: None)  # noqa: E731
 
     report.checked.append("entries well-formed")
@@ -277,7 +286,7 @@ def audit_entries(
         severity = "error" if diagnostic.severity == "error" else "warning"
         report.findings.append(Finding("malformed", diagnostic.message, diagnostic.line, severity))
     for index, entry in enumerate(entries):
-        for gap in missing_fields(entry):
+        for gap in missing_fields(entry, report.dialect):
             report.findings.append(
                 Finding("missing-field", f"{entry.action}: {gap}", line_of(index), "warning")
             )
@@ -334,8 +343,14 @@ def audit_entries(
     return report
 
 
-def missing_fields(entry: Entry) -> list[str]:
-    """What an entry of a built-in action type lacks: its brief, or one of its usual fields."""
+def missing_fields(entry: Entry, dialect: Dialect = "seed") -> list[str]:
+    """What an entry lacks: in the seed dialect, a built-in action type's brief or one of its
+    usual fields; in the workflow's later dialect, its ``Details:`` and its ``Result:``
+    (a tool's header names what it did instead of a ``Details:``)."""
+    if dialect == "upstream":
+        present = {name for name, _ in entry.fields}
+        wanted = ("Result",) if entry.brief.strip() else ("Details", "Result")
+        return [f"no {name}: field (the later dialect)" for name in wanted if name not in present]
     spec = BUILTIN_ACTIONS.get(entry.action)
     if spec is None:
         return []
@@ -495,13 +510,13 @@ def audit_path(
     notebook that cannot be read.
     """
     from .record import LogSnapshot as Snapshot
-    from .store import LOG_FILENAME
+    from .store import find_log_file
 
     target = Path(path).expanduser()
     if target.suffix == ".ipynb" and not target.is_dir():
         return audit_notebook(target, log_path=log_path)
     if target.is_dir():
-        target = target / LOG_FILENAME
+        target = find_log_file(target)
     if not target.is_file():
         raise FileNotFoundError(f"no design log at {target}")
     report = audit_snapshot(Snapshot.from_file(target))

@@ -27,7 +27,7 @@ from typing import Any, TextIO
 
 from .arguments import VerbParser
 from .exceptions import DesignLogError
-from .store import LOG_FILENAME, DesignLog, LogFollower
+from .store import LOG_FILENAME, DesignLog, LogFollower, find_log_file
 from .textformat import render
 from .version import __version__
 
@@ -58,7 +58,7 @@ def log_file(argument: str | None) -> Path:
             f"{path} is a notebook; give its log file or experiment directory "
             f"(or use 'designlog audit {path}')"
         )
-    return path / LOG_FILENAME if path.is_dir() else path
+    return find_log_file(path)
 
 
 def existing_log(argument: str | None) -> Path:
@@ -247,6 +247,52 @@ def _add_tail(commands: Any) -> None:
         metavar="SECONDS",
         help=f"with -f: seconds between polls ({POLL_SECONDS})",
     )
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from .convert import convert_file
+
+    conversion, source, written = convert_file(
+        args.log or default_location(), args.to, args.output, force=args.force
+    )
+    if written is None:
+        _write(sys.stdout, conversion.text)
+    if conversion.source_dialect == conversion.to:
+        _warn(f"{source} already reads as the {conversion.to} dialect; converted it anyway")
+    markers = ", ".join(f"{key} {count}" for key, count in conversion.markers.items())
+    _say(
+        f"wrote {conversion.entries} entries in the {conversion.to} dialect to "
+        f"{written or 'stdout'}; {conversion.marker_lines} marker line(s) added"
+        + (f" ({markers})" if markers else "")
+    )
+    if conversion.unreadable:
+        _warn(
+            f"{conversion.unreadable} part(s) of {source} could not be read as entries; "
+            f"carried over as they are (see 'designlog audit {source}')"
+        )
+    return EXIT_OK
+
+
+def _add_convert(commands: Any) -> None:
+    convert = _command(
+        commands,
+        "convert",
+        cmd_convert,
+        "Write the log in the other dialect (seed or the workflow's later, upstream one) to a "
+        "new file; the source is never changed.",
+        "Every field is kept: what one dialect has no place for goes in a named key line\n"
+        "(Result Text:, Seed Action:, Upstream Form: ...) that converting back reads again.\n"
+        "Parts the source cannot be read in are carried over as they are.",
+    )
+    convert.add_argument("log", nargs="?", metavar="LOG", help=LOG_HELP + "; either location")
+    convert.add_argument("--to", required=True, choices=["seed", "upstream"])
+    convert.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="the new file; '-' prints it (default: beside LOG: design-experiment.upstream.log)",
+    )
+    convert.add_argument("--force", action="store_true", help="replace FILE if it exists")
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -489,7 +535,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for verb in verbs().values():
         _add_step(commands, verb)
-    for add in (_add_tail, _add_audit, _add_replay, _add_attach, _add_export, _add_demo_data):
+    for add in (
+        _add_tail,
+        _add_convert,
+        _add_audit,
+        _add_replay,
+        _add_attach,
+        _add_export,
+        _add_demo_data,
+    ):
         add(commands)
     _add_mcp(commands)
     return parser

@@ -40,7 +40,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 from .entry import Entry
@@ -49,7 +49,7 @@ from .expansion import Expanded
 from .masking import SecretMasker, default_masker
 from .session import DesignSession, bindings_from_words, last_bindings
 from .steps import StepContext, StepOutcome, Verb, verbs
-from .store import LOG_FILENAME, DesignLog
+from .store import LOG_FILENAME, DesignLog, find_log_file
 from .textformat import render
 from .version import __version__
 
@@ -508,7 +508,7 @@ class Designs:
         key = os.path.realpath(directory)
         if key in self.sessions:
             return self.sessions[key]
-        if not os.path.isfile(os.path.join(directory, LOG_FILENAME)):
+        if not find_log_file(Path(directory)).is_file():
             raise ToolError(
                 f"no design log in {directory}: call start with this {EXPERIMENT_DIR} first"
             )

@@ -63,7 +63,7 @@ from .placement import (
     side_panel_support,
 )
 from .spec import DESIGN_STEPS, steps_done
-from .store import LOG_FILENAME, DesignLog, LogFollower
+from .store import DesignLog, LogFollower, find_log_file
 
 FOLLOW_INTERVAL = 0.5  # seconds between two looks at the file while the kernel is idle
 BLOCK_SIZE = 100  # cards per HTML widget, for entries shown in bulk
@@ -215,7 +215,7 @@ class DesignLogPanel:
         else:
             self.log = None
             path = Path(log).expanduser()
-            self.path = path / LOG_FILENAME if path.is_dir() else path
+            self.path = find_log_file(path)
         self.title = title or f"Design log: {self.path.parent.name}"
         self.block_size = max(1, int(block_size))
         self.live_block_size = max(1, min(int(live_block_size), self.block_size))

@@ -40,7 +40,7 @@ from .display import CSS as CARD_CSS
 from .display import LogView, entry_card_html, escape
 from .entry import Entry
 from .exceptions import DesignLogError
-from .store import LOG_FILENAME, DesignLog
+from .store import LOG_FILENAME, DesignLog, find_log_file
 from .textformat import ParseResult, parse
 
 RECORD_MIMETYPE = "application/vnd.designlog+json"
@@ -88,8 +88,7 @@ class LogSnapshot:
     def from_file(cls, path: str | os.PathLike[str]) -> LogSnapshot:
         """Read a log file, or the log of an experiment directory (raises ``OSError``)."""
         target = Path(path).expanduser()
-        if target.is_dir():
-            target = target / LOG_FILENAME
+        target = find_log_file(target)
         data = target.read_bytes()
         text = data.decode("utf-8", errors="replace")
         result = parse(text)
@@ -393,7 +392,7 @@ def _log_file(candidate: str | os.PathLike[str], base: Path) -> Path:
     if not path.is_absolute():
         path = base / path
     if path.is_dir() or (not path.exists() and path.suffix != ".log"):
-        path = path / LOG_FILENAME
+        path = find_log_file(path) if path.is_dir() else path / LOG_FILENAME
     return Path(os.path.abspath(path))
 
 

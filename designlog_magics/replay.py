@@ -46,7 +46,7 @@ from .readonly import (
     substitute_paths,
 )
 from .session import last_bindings
-from .store import LOG_FILENAME, read_log
+from .store import find_log_file, read_log
 from .textformat import escape_text
 
 REPRODUCED, CHANGED, FAILED, NOT_REPLAYABLE = "reproduced", "changed", "failed", "not replayable"
@@ -202,7 +202,7 @@ def replay_log(
     """
     masker = masker or default_masker()
     path = Path(location).expanduser()
-    log_path = path / LOG_FILENAME if path.is_dir() else path
+    log_path = find_log_file(path)
     if not log_path.is_file():
         raise ReplayError(f"no design log at {log_path}")
     entries = read_log(log_path).entries

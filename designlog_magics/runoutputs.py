@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,13 +109,11 @@ class EvalOutput:
 
 
 def _job_order(path: str) -> tuple[int, int, float, str]:
-    job = job_id_from_name(path) or ""
-    main, _, task = job.partition("_")
     try:
         mtime = os.stat(path).st_mtime
     except OSError:
         mtime = 0.0
-    return (int(main) if main.isdigit() else -1, int(task) if task.isdigit() else -1, mtime, path)
+    return (*job_order_id(job_id_from_name(path)), mtime, path)
 
 
 def _outputs_in(directory: Path) -> list[str]:
@@ -205,6 +203,7 @@ def read_run(run: PlannedRun, ctx: RunContext) -> RunOutput:
 
 
 def job_order_id(job_id: str | None) -> tuple[int, int]:
+    """A job id as numbers that sort as SLURM numbers jobs (an array task after its job)."""
     main, _, task = (job_id or "").partition("_")
     return (int(main) if main.isdigit() else -1, int(task) if task.isdigit() else -1)
 
@@ -326,40 +325,6 @@ def read_evals(run: PlannedRun, ctx: RunContext) -> list[EvalOutput]:
         else:
             found.append(EvalOutput(run.name, job, shown, "running", None, "no summary yet"))
     return found
-
-
-def disk_usage(paths: Iterable[str | os.PathLike[str]]) -> int:
-    """Bytes allocated under ``paths``, as ``du`` counts them: blocks of every file and
-    directory, hard links once, symbolic links not followed."""
-    seen: set[tuple[int, int]] = set()
-    total = 0
-
-    def count(path: str) -> None:
-        nonlocal total
-        try:
-            info = os.lstat(path)
-        except OSError:
-            return
-        if info.st_nlink > 1:
-            key = (info.st_dev, info.st_ino)
-            if key in seen:
-                return
-            seen.add(key)
-        blocks = getattr(info, "st_blocks", None)  # not on every platform
-        total += blocks * 512 if blocks is not None else info.st_size
-
-    for top in paths:
-        top = os.fspath(top)
-        if not os.path.isdir(top):
-            continue
-        for root, dirs, files in os.walk(top):
-            count(root)
-            for name in files:
-                count(os.path.join(root, name))
-            for name in dirs:
-                if os.path.islink(os.path.join(root, name)):
-                    count(os.path.join(root, name))
-    return total
 
 
 def newest_jobs(

@@ -99,8 +99,10 @@ class LogFollower:
     """Reads a log incrementally: each :meth:`poll` parses only the bytes added since the last.
 
     Only whole entries are returned: text after the last entry boundary waits for the rest of
-    its entry. If the file shrinks or is replaced, the follower starts again from the beginning
-    and :attr:`restarted` is set, since an append-only log should never do that.
+    its entry, unless it already reads as whole entries ending on a complete line (a log whose
+    writer left out the blank line after its last entry). If the file shrinks or is replaced,
+    the follower starts again from the beginning and :attr:`restarted` is set, since an
+    append-only log should never do that.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -144,6 +146,8 @@ class LogFollower:
         self.offset = position
         data = self._buffer + b"".join(chunks)
         cut = _last_boundary(data)
+        if cut < len(data) and data.endswith(b"\n") and _whole_entries(data[cut:]):
+            cut = len(data)  # a last entry written without the blank line after it
         self._buffer = data[cut:]
         if not cut:
             return []
@@ -163,6 +167,14 @@ class LogFollower:
     def partial_bytes(self) -> int:
         """Bytes after the last complete entry (a write in progress, or a cut entry)."""
         return len(self._buffer)
+
+
+def _whole_entries(tail: bytes) -> bool:
+    """Whether the text after the last boundary already reads as whole entries: a log written
+    by hand or by another tool may end without the blank line this package writes after each
+    entry (the next append writes it first). A cut entry (a crash) reads as truncated."""
+    result = parse(tail.decode("utf-8", errors="replace"))
+    return bool(result.entries) and not result.diagnostics and not result.truncated
 
 
 def _last_boundary(data: bytes) -> int:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import timedelta
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -19,6 +21,7 @@ from designlog_magics.audit import (
     audit_path,
     missing_fields,
     recheck_calculation,
+    steps_done,
 )
 from designlog_magics.record import (
     METADATA_KEY,
@@ -394,3 +397,71 @@ def test_audit_entries_keeps_its_contract_for_the_magics():
     assert report.passed and report.entries == len(SESSION)
     broken = session_entries(skip=["VERIFY_MODEL"])
     assert [f.line for f in audit_entries(broken).errors] == [None]
+
+
+# -- the workflow's later dialect -------------------------------------------------------------
+DIALECT = Path(__file__).parent / "data" / "dialect"
+
+
+def _upstream_experiment(tmp_path, name: str) -> Path:
+    """An experiment directory laid out as the workflow lays it out: the log under logs/."""
+    experiment = tmp_path / "exp"
+    (experiment / "logs").mkdir(parents=True)
+    shutil.copy(DIALECT / f"{name}.log", experiment / "logs" / "design-experiment.log")
+    return experiment
+
+
+def test_the_later_dialects_complete_example_passes_and_says_its_dialect(tmp_path):
+    experiment = _upstream_experiment(tmp_path, "complete-example")
+    report = audit_path(experiment)
+    assert report.passed, report.render()
+    assert report.dialect == "upstream" and report.warnings == []
+    assert "Dialect: the workflow's later one" in report.render()
+    assert report.as_dict()["dialect"] == "upstream"
+    # the name decided in START_DESIGN's Experiment:, the summary by CREATE_YAML, the end by
+    # COMPLETE_DESIGN: the 22 types map onto the design steps
+    assert steps_done(read_log(experiment).entries) == dict.fromkeys(
+        ("model", "dataset", "search", "speed", "time", "disk", "naming", "summary", "complete"),
+        True,
+    )
+
+
+def test_an_incomplete_later_dialect_log_fails_naming_the_missing_steps(tmp_path):
+    report = audit_path(_upstream_experiment(tmp_path, "incomplete"))
+    assert not report.passed
+    missing = [f.message for f in report.findings_of("required steps before COMPLETE")]
+    assert any(m.startswith("disk checked: no successful entry") for m in missing), missing
+    assert any(m.startswith("summary created: no successful entry") for m in missing), missing
+    assert not any(m.startswith(("model verified", "dataset verified")) for m in missing)
+
+
+def test_a_tool_written_failure_in_the_later_dialect_is_unsettled(tmp_path):
+    report = audit_path(_upstream_experiment(tmp_path, "all-actions"))
+    unsettled = report.findings_of("failures settled")
+    assert len(unsettled) == 1 and "SUBMIT_JOB failed (failure: sbatch" in unsettled[0].message
+    assert report.findings_of("entries well-formed") == []
+
+
+def test_the_later_dialect_is_read_by_show_and_the_panel(tmp_path):
+    import subprocess
+    import sys
+
+    from designlog_magics.panel import open_panel
+
+    experiment = _upstream_experiment(tmp_path, "complete-example")
+    shown = subprocess.run(
+        [sys.executable, "-m", "designlog_magics", "show", str(experiment), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    actions = [e["action"] for e in json.loads(shown.stdout)]
+    assert actions[0] == "START_DESIGN" and actions[-1] == "COMPLETE_DESIGN" and len(actions) == 15
+    panel = open_panel(experiment, "inline", follow=False, display=False)
+    try:
+        assert [e.action for e in panel.entries()] == actions
+        assert panel.path == experiment / "logs" / "design-experiment.log"
+        assert all(panel.checklist().values())
+    finally:
+        panel.close()

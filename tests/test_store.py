@@ -281,3 +281,29 @@ def test_read_log_of_a_directory_without_a_log_names_both_places(tmp_path):
         read_log(tmp_path)
     message = str(caught.value)
     assert str(tmp_path) in message and str(tmp_path / "logs") in message
+
+
+def test_a_last_entry_without_the_blank_line_after_it_is_read_and_then_appended_after(tmp_path):
+    # a log written by another tool or by hand may end right after its last field line
+    path = tmp_path / "design-experiment.log"
+    path.write_text(
+        "[2025-10-22 14:30:00] START_DESIGN\nDetails: Beginning experiment design\n"
+        "Result: success\n\n[2025-10-22 14:30:01] VERIFY_MODEL\nDetails: Verifying model\n"
+        "Result: success\n"
+    )
+    follower = LogFollower(path)
+    assert [e.action for e in follower.poll()] == ["START_DESIGN", "VERIFY_MODEL"]
+    log = DesignLog(tmp_path)
+    assert [e.action for e in log.entries] == ["START_DESIGN", "VERIFY_MODEL"]
+    log.append(new_entry("CHECK_DISK", "Checking disk", result="73G available"))
+    assert [e.action for e in follower.poll()] == ["CHECK_DISK"]  # nothing read twice
+    assert [e.action for e in read_log(path).entries] == [
+        "START_DESIGN",
+        "VERIFY_MODEL",
+        "CHECK_DISK",
+    ]
+    assert read_log(path).diagnostics == []
+    # an entry cut inside a line still waits for the rest of it
+    with path.open("a") as handle:
+        handle.write("[2025-10-22 14:31:00] CHECK_DISK: again\nResult: 7")
+    assert follower.poll() == []

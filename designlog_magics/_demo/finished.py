@@ -39,13 +39,13 @@ from ..plan_yaml import (
     wall_time_seconds,
 )
 from ..store import LOG_FILENAME, read_log
+from .priorruns import EVAL_SECONDS  # the prior inspect-ai run of the demo data
 from .runwriter import STARTUP, WrittenRun, write_eval, write_run
-from .synthetic import TorchtuneConfig
+from .torchtuneconfig import TorchtuneConfig
 
 STEPS_PER_EPOCH = 2000  # 8,000 samples at batch size 4
 EPOCHS = 2
 SAVE_SECONDS = 40.0
-EVAL_SECONDS = 250.5  # the prior inspect-ai run of the demo data
 OUTCOMES = {"r8": 1.06, "r16": 1.6, "r32": 0.5}  # actual/estimated (r16: what it needed)
 EVAL_RATIO = 1.08
 DEFAULT_ESTIMATE = STEPS_PER_EPOCH * EPOCHS / 4.34  # seconds, when the log has none

@@ -36,7 +36,7 @@ from ..entry import Entry
 from ..plan_yaml import dump_plan
 from ..textformat import render_all
 from .runwriter import WrittenRun, write_run
-from .synthetic import TorchtuneConfig
+from .torchtuneconfig import TorchtuneConfig
 
 PROJECTS = Path("ck-projects") / "capitalization"
 ONE_B = "Llama-3.2-1B-Instruct"

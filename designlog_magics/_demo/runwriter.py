@@ -1,13 +1,13 @@
 """A finished (or killed) torchtune run's ``slurm-<id>.out`` on a clock the writer controls,
 and an inspect-ai eval's output: the demo's "after" state.
 
-The prints are ``synthetic``'s (tqdm's bar as torchtune drives it, torchtune's resolved config,
-StdoutLogger lines, checkpoint messages), but the time is set from the outside: each epoch's
-bar closes at a whole number of seconds chosen by the caller (plus a quarter second, so that
-tqdm's rounding down gives exactly that number), and a run with a time limit is stopped where
-SLURM would stop it, with SLURM's own line. What a reader must find is returned beside the
-file (:class:`WrittenRun`): the elapsed seconds each bar printed last, the steps done, the
-job's wall time.
+The prints are those of ``tqdmbar`` and ``torchtuneconfig`` (tqdm's bar as torchtune drives
+it, torchtune's resolved config, StdoutLogger lines, checkpoint messages), but the time is set
+from the outside: each epoch's bar closes at a whole number of seconds chosen by the caller
+(plus a quarter second, so that tqdm's rounding down gives exactly that number), and a run
+with a time limit is stopped where SLURM would stop it, with SLURM's own line. What a reader
+must find is returned beside the file (:class:`WrittenRun`): the elapsed seconds each bar
+printed last, the steps done, the job's wall time.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from .synthetic import TorchtuneConfig, _Bar
+from .torchtuneconfig import TorchtuneConfig
+from .tqdmbar import Bar
 
 STARTUP = 25.0  # seconds from the job's start to its first bar (model and data loading)
 JITTER = 0.06  # each step takes its epoch's mean time times 1 +/- this
@@ -72,7 +73,7 @@ def write_run(
     user = "mlee"
     out: list[str] = [config.header(user=user, job=job_id, epochs=epochs, seed=seed)]
     now = STARTUP
-    previous: _Bar | None = None
+    previous: Bar | None = None
     printed: list[int] = []
     tokens: list[float] = []
     step = 0
@@ -81,7 +82,7 @@ def write_run(
     loss = 2.4
     for epoch in range(1, epochs + 1):
         pos = 1 if previous is not None and previous.pos == 0 else 0
-        bar = _Bar(out, steps_per_epoch, now, pos)
+        bar = Bar(out, steps_per_epoch, now, pos)
         if previous is not None:  # the old bar goes once the new one exists
             previous.close(now + 0.01, leave=True)
             printed.append(int(now + 0.01 - previous.start))

@@ -20,15 +20,11 @@ these instead. Every trap of the real thing is here and can be switched on or of
   a failed run (a traceback and no progress), an unrelated job.
 
 With a :class:`TorchtuneConfig`, the output starts with the resolved config torchtune prints
-(``torchtune/config/_utils.py`` ``log_config``: ``f"Running {recipe_name} with resolved
-config:\n\n{cfg_str}"``, ``cfg_str = OmegaConf.to_yaml(cfg, resolve=True, sort_keys=True)``,
-which is ``yaml.dump(..., default_flow_style=False, sort_keys=True)``) for that model, batch
-size and sequence length; ``StdoutLogger`` lines (``torchtune/training/metric_logging.py``:
-``print(f"Step {step} | ", end="")``, ``print(f"{name}:{data} ", end="")`` per item, then a
-newline) follow the step's bar print every ``log_every_n_steps`` steps, glued to it; and each
-epoch ends with the recipe's and the checkpointer's messages (``Starting checkpoint save...``,
-``Model checkpoint of size ... saved to <output_dir>/epoch_<N>/...``, ``Saving final epoch
-checkpoint.``, ``Checkpoint saved in ... seconds.``).
+for that model, batch size and sequence length (:mod:`.torchtuneconfig`); ``StdoutLogger``
+lines (``torchtune/training/metric_logging.py``: ``print(f"Step {step} | ", end="")``,
+``print(f"{name}:{data} ", end="")`` per item, then a newline) follow the step's bar print
+every ``log_every_n_steps`` steps, glued to it; and each epoch ends with the recipe's and the
+checkpointer's messages. The bars are printed as tqdm prints them (:mod:`.tqdmbar`).
 
 The facts of each file (the true steady speed and what was injected) come back as a
 ``SyntheticRunFacts`` so tests can check the probe against the truth.
@@ -40,204 +36,37 @@ import os
 import random
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import BinaryIO
 
-_BAR_SYMBOLS = " ▏▎▍▌▋▊▉█"
-_BAR_WIDTH = 10  # tqdm's bar width when the output is not a terminal (SLURM)
-_MININTERVAL = 0.1
-_SMOOTHING = 0.3
-_UP = "\x1b[A"
+from .torchtuneconfig import TorchtuneConfig, default_header, disk_log_name
+from .tqdmbar import (
+    BAR_WIDTH,
+    MININTERVAL,
+    MM_SS,
+    SMOOTHING,
+    UP,
+    Bar,
+    format_bar,
+    format_interval,
+    format_rate,
+    percent_bar,
+)
+
+__all__ = [
+    "SyntheticRunFacts",
+    "TorchtuneConfig",
+    "disk_log_name",
+    "format_bar",
+    "format_interval",
+    "format_rate",
+    "write_failed_out",
+    "write_torchtune_out",
+    "write_unrelated_out",
+]
+
 _STARTED = datetime(2025, 10, 21, 9, 14, 2)
-
-_HEADER = """\
-INFO:torchtune.utils._logging:Running FullFinetuneRecipeSingleDevice with resolved config:
-
-batch_size: 4
-checkpointer:
-  _component_: torchtune.training.FullModelHFCheckpointer
-  checkpoint_dir: /scratch/{user}/models/Llama-3.2-1B-Instruct/
-  checkpoint_files:
-  - model.safetensors
-  model_type: LLAMA3_2
-  output_dir: /scratch/{user}/runs/ck-out-{job}
-dataset:
-  _component_: torchtune.datasets.alpaca_cleaned_dataset
-  packed: false
-device: cuda
-dtype: bf16
-epochs: {epochs}
-gradient_accumulation_steps: 1
-log_every_n_steps: 1
-max_steps_per_epoch: null
-optimizer:
-  _component_: torch.optim.AdamW
-  lr: 2.0e-05
-output_dir: /scratch/{user}/runs/ck-out-{job}
-seed: {seed}
-
-INFO:torchtune.utils._logging:Hint: enable_activation_checkpointing is True, but \
-enable_activation_offloading isn't. Enabling activation offloading should reduce memory further.
-DEBUG:torchtune.utils._logging:Setting manual seed to local seed {seed}. \
-Local seed is seed + rank = {seed} + 0
-Writing logs to /scratch/{user}/runs/ck-out-{job}/logs/log_{job}.txt
-INFO:torchtune.utils._logging:Model is initialized with precision torch.bfloat16.
-INFO:torchtune.utils._logging:Memory stats after model init:
-\tGPU peak memory allocation: 2.35 GiB
-\tGPU peak memory reserved: 2.36 GiB
-\tGPU peak memory active: 2.35 GiB
-INFO:torchtune.utils._logging:Tokenizer is initialized from file.
-INFO:torchtune.utils._logging:Optimizer is initialized.
-INFO:torchtune.utils._logging:Loss is initialized.
-INFO:torchtune.utils._logging:Dataset and Sampler are initialized.
-INFO:torchtune.utils._logging:No learning rate scheduler configured. Using constant learning rate.
-WARNING:torchtune.utils._logging: Profiling disabled.
-INFO:torchtune.utils._logging: Profiler config after instantiation: {{'enabled': False}}
-"""
-
-
-_TOKENIZERS = {
-    "llama3": "torchtune.models.llama3.llama3_tokenizer",
-    "qwen2_5": "torchtune.models.qwen2_5.qwen2_5_tokenizer",
-}
-
-
-@dataclass(frozen=True)
-class TorchtuneConfig:
-    """What a run was configured with, as far as its resolved config shows it."""
-
-    model: str = "Llama-3.2-1B-Instruct"  # the checkpoint directory's name
-    component: str = "torchtune.models.llama3_2.lora_llama3_2_1b"
-    recipe: str = "LoRAFinetuneRecipeSingleDevice"
-    model_type: str = "LLAMA3_2"
-    tokenizer: str = "llama3"
-    batch_size: int = 4
-    gradient_accumulation_steps: int = 1
-    max_seq_len: int = 512
-    lora_rank: int | None = 8  # None: a full fine-tune
-    lora_alpha: int | None = 16
-    packed: bool = False
-    dataset: str = "torchtune.datasets.instruct_dataset"
-    metric_logger: str = "StdoutLogger"  # or "DiskLogger" (prints ``Writing logs to``)
-    log_every_n_steps: int = 1
-    tokens_per_step: float = 900.0  # mean tokens of an optimizer step, for tokens/s
-    lr: float = 0.0003
-    extra: dict = field(default_factory=dict)  # more top-level keys
-
-    def resolved(self, *, user: str, job: int, epochs: int, seed: int) -> dict:
-        """The config as ``OmegaConf.to_container(cfg, resolve=True)`` would hold it."""
-        output_dir = f"/scratch/{user}/runs/ck-out-{job}"
-        model_dir = f"/scratch/{user}/models/{self.model}/"
-        model: dict = {"_component_": self.component}
-        if self.lora_rank is not None:
-            model.update(
-                apply_lora_to_mlp=True,
-                lora_alpha=self.lora_alpha,
-                lora_attn_modules=["q_proj", "v_proj", "output_proj"],
-                lora_dropout=0.0,
-                lora_rank=self.lora_rank,
-            )
-        logger: dict = {"_component_": f"torchtune.training.metric_logging.{self.metric_logger}"}
-        if self.metric_logger == "DiskLogger":
-            logger["log_dir"] = f"{output_dir}/logs"
-        return {
-            "batch_size": self.batch_size,
-            "checkpointer": {
-                "_component_": "torchtune.training.FullModelHFCheckpointer",
-                "checkpoint_dir": model_dir,
-                "checkpoint_files": ["model.safetensors"],
-                "model_type": self.model_type,
-                "output_dir": output_dir,
-                "recipe_checkpoint": None,
-            },
-            "compile": False,
-            "dataset": {
-                "_component_": self.dataset,
-                "packed": self.packed,
-                "source": "json",
-                "data_files": "data/green/capitalization/words_8L_80P_10000.json",
-                "split": "train",
-            },
-            "device": "cuda",
-            "dtype": "bf16",
-            "enable_activation_checkpointing": True,
-            "enable_activation_offloading": False,
-            "epochs": epochs,
-            "gradient_accumulation_steps": self.gradient_accumulation_steps,
-            "log_every_n_steps": self.log_every_n_steps,
-            "log_peak_memory_stats": False,
-            "loss": {"_component_": "torchtune.modules.loss.CEWithChunkedOutputLoss"},
-            "max_steps_per_epoch": None,
-            "metric_logger": logger,
-            "model": model,
-            "optimizer": {"_component_": "torch.optim.AdamW", "fused": True, "lr": self.lr},
-            "output_dir": output_dir,
-            "seed": seed,
-            "shuffle": True,
-            "tokenizer": {
-                "_component_": _TOKENIZERS[self.tokenizer],
-                "max_seq_len": self.max_seq_len,
-                "path": f"{model_dir}original/tokenizer.model",
-            },
-            **self.extra,
-        }
-
-    def header(self, *, user: str, job: int, epochs: int, seed: int) -> str:
-        """torchtune's start of a run: the resolved config, then the recipe's setup lines."""
-        import yaml
-
-        cfg = self.resolved(user=user, job=job, epochs=epochs, seed=seed)
-        text = yaml.dump(cfg, default_flow_style=False, allow_unicode=True, sort_keys=True)
-        log = "INFO:torchtune.utils._logging:"
-        lines = [
-            f"{log}Running {self.recipe} with resolved config:",
-            "",
-            text,
-            f"DEBUG:torchtune.utils._logging:Setting manual seed to local seed {seed}. "
-            f"Local seed is seed + rank = {seed} + 0",
-        ]
-        if self.metric_logger == "DiskLogger":
-            lines.append(f"Writing logs to {cfg['output_dir']}/logs/{disk_log_name(job)}")
-        lines += [
-            f"{log}Model is initialized with precision torch.bfloat16.",
-            f"{log}Memory stats after model init:",
-            "\tGPU peak memory allocation: 2.35 GiB",
-            "\tGPU peak memory reserved: 2.36 GiB",
-            "\tGPU peak memory active: 2.35 GiB",
-            f"{log}Tokenizer is initialized from file.",
-            f"{log}Optimizer and loss are initialized.",
-            f"{log}Loss is initialized.",
-            f"{log}Dataset and Sampler are initialized.",
-            f"{log}Learning rate scheduler is initialized.",
-            "WARNING:torchtune.utils._logging: Profiling disabled.",
-            f"{log} Profiler config after instantiation: {{'enabled': False}}",
-        ]
-        return "\n".join(lines) + "\n"
-
-    def checkpoint_lines(self, *, user: str, job: int, epoch: int, last: bool, seconds: float):
-        """What the recipe and the checkpointer log when an epoch's checkpoint is saved."""
-        log = "INFO:torchtune.utils._logging:"
-        where = f"/scratch/{user}/runs/ck-out-{job}/epoch_{epoch}"
-        lines = [
-            f"{log}Starting checkpoint save...",
-            f"{log}Model checkpoint of size 2.30 GiB saved to {where}/ft-model-00001-of-00001"
-            ".safetensors",
-        ]
-        if self.lora_rank is not None:
-            lines.append(
-                f"{log}Adapter checkpoint of size 0.01 GiB saved to {where}/adapter_model.pt"
-            )
-        if last:
-            lines.append(f"{log}Saving final epoch checkpoint.")
-        lines.append(f"{log}Checkpoint saved in {seconds:.2f} seconds.")
-        return "\n".join(lines) + "\n"
-
-
-def disk_log_name(job: int) -> str:
-    """DiskLogger's file name, ``log_{int(time.time())}.txt``, for a run started with ``job``."""
-    return f"log_{1761000000 + job}.txt"
-
 
 _NOISE = (
     "INFO:torchtune.utils._logging:Saving checkpoint. This may take some time. "
@@ -276,128 +105,6 @@ class SyntheticRunFacts:
     bytes_written: int
     tokens_per_s: float | None = None  # median logged tokens/s per GPU after the warmup
     logged_steps: int = 0  # StdoutLogger lines written
-
-
-_MM_SS = [f"{m:02d}:{s:02d}" for m in range(60) for s in range(60)]
-
-
-def format_interval(seconds: float) -> str:
-    """tqdm's ``[H:]MM:SS``."""
-    hours, rest = divmod(int(seconds), 3600)
-    return f"{hours:d}:{_MM_SS[rest]}" if hours else _MM_SS[rest]
-
-
-def format_rate(its: float | None) -> str:
-    """tqdm's rate field: ``{r:5.2f}it/s``, or ``{1/r:5.2f}s/it`` below 1 it/s."""
-    if not its:
-        return "?it/s"
-    inverse = 1 / its
-    if inverse > 1:
-        return f"{inverse:5.2f}s/it"
-    return f"{its:5.2f}it/s"
-
-
-def _percent_bar(n: int, total: int) -> str:
-    """``" 12%|█▏        | "``: tqdm's percentage and 10-column Unicode bar."""
-    frac = n / total
-    bar_length, frac_length = divmod(int(frac * _BAR_WIDTH * 8), 8)
-    bar = _BAR_SYMBOLS[-1] * bar_length
-    if bar_length < _BAR_WIDTH:
-        bar += _BAR_SYMBOLS[frac_length] + " " * (_BAR_WIDTH - bar_length - 1)
-    return f"{frac * 100:3.0f}%|{bar}| "
-
-
-def format_bar(n: int, total: int, elapsed: float, its: float | None, desc: str = "") -> str:
-    """One tqdm status line as written to a non-terminal (no ``\\r``, no padding).
-
-    ``its=None`` is tqdm's unsmoothed average ``n / elapsed`` (or ``?`` at the start).
-    """
-    if its is None and elapsed:
-        its = n / elapsed
-    remaining = format_interval((total - n) / its) if its else "?"
-    prefix = f"{desc}: " if desc else ""
-    return (
-        f"{prefix}{_percent_bar(n, total)}{n}/{total} "
-        f"[{format_interval(elapsed)}<{remaining}, {format_rate(its)}]"
-    )
-
-
-class _Bar:
-    """A tqdm bar's printing state: smoothing, mininterval, padding, position."""
-
-    __slots__ = (
-        "total",
-        "pos",
-        "desc",
-        "start",
-        "last_t",
-        "last_n",
-        "n",
-        "ema_dn",
-        "ema_dt",
-        "calls",
-        "last_len",
-        "out",
-    )
-
-    def __init__(self, out: list[str], total: int, now: float, pos: int, desc: str = "") -> None:
-        self.out = out
-        self.total = total
-        self.pos = pos
-        self.desc = desc
-        self.start = self.last_t = now
-        self.n = self.last_n = 0
-        self.ema_dn = self.ema_dt = 0.0
-        self.calls = 0
-        self.last_len = 0
-        self.show(format_bar(0, total, 0, None, desc))
-
-    def show(self, text: str) -> None:
-        pad = self.last_len - len(text)
-        self.last_len = len(text)
-        if pad > 0:
-            text += " " * pad
-        if self.pos:
-            self.out.append(f"\n\r{text}{_UP}")
-        else:
-            self.out.append(f"\r{text}")
-
-    def rate(self) -> float:
-        # tqdm corrects both averages for their start at 0; the correction cancels out
-        return self.ema_dn / self.ema_dt
-
-    def update(self, now: float) -> bool:
-        """``pbar.update(1)`` at time ``now``: prints only after ``mininterval``."""
-        self.n += 1
-        dt = now - self.last_t
-        if dt < _MININTERVAL:
-            return False
-        dn = self.n - self.last_n
-        self.ema_dn = _SMOOTHING * dn + (1 - _SMOOTHING) * self.ema_dn
-        self.ema_dt = _SMOOTHING * dt + (1 - _SMOOTHING) * self.ema_dt
-        self.calls += 1
-        self.last_n, self.last_t = self.n, now
-        self.refresh(now)
-        return True
-
-    def refresh(self, now: float) -> None:
-        its = self.rate() if self.calls else None
-        self.show(format_bar(self.n, self.total, now - self.start, its, self.desc))
-
-    def close(self, now: float, leave: bool) -> float:
-        """tqdm's ``close()``: the overall average (no smoothing), or a cleared line."""
-        if leave:
-            elapsed = now - self.start
-            average = self.n / elapsed
-            text = format_bar(self.n, self.total, elapsed, average, self.desc)
-            pad = self.last_len - len(text)
-            self.out.append(f"\r{text}{' ' * max(pad, 0)}\n")
-            return average
-        if self.pos:
-            self.out.append(f"\n\r{' ' * self.last_len}{_UP}")
-        else:
-            self.out.append(f"\r{' ' * self.last_len}\r")
-        return 0.0
 
 
 class _Writer:
@@ -484,7 +191,7 @@ def write_torchtune_out(
         w = _Writer(handle)
         out = w.parts
         if config is None:
-            out.append(_HEADER.format(user=user, job=job, epochs=epochs, seed=seed))
+            out.append(default_header(user=user, job=job, epochs=epochs, seed=seed))
         else:
             out.append(config.header(user=user, job=job, epochs=epochs, seed=seed))
         tokens: list[float] = []
@@ -492,7 +199,7 @@ def write_torchtune_out(
         step = validations = noise = pos1 = 0
         finals: list[float] = []
         loss = 2.4 + rng.random() * 0.3
-        previous: _Bar | None = None
+        previous: Bar | None = None
         rand = rng.random
         for epoch in range(1, epochs + 1):
             step_time = 1.0 / speeds[epoch - 1]
@@ -502,7 +209,7 @@ def write_torchtune_out(
             # otherwise the old bar still exists: the new one takes the first free position
             pos = 1 if previous is not None and previous.pos == 0 else 0
             pos1 += pos
-            bar = _Bar(out, steps_per_epoch, now, pos)
+            bar = Bar(out, steps_per_epoch, now, pos)
             if previous is not None:  # garbage-collected once the new bar exists
                 finals.append(previous.close(now + 0.01, leave=True))
             previous = bar
@@ -610,7 +317,7 @@ class _Steps:
 def _train(
     w: _Writer,
     rng: random.Random,
-    bar: _Bar,
+    bar: Bar,
     run: _Steps,
     now: float,
     loss: float,
@@ -632,9 +339,9 @@ def _train(
     its = 0.0
     rate_text = "?it/s"
     heads: dict[int, str] = {}
-    clock = _MM_SS
+    clock = MM_SS
     second, elapsed = -1, ""
-    before, after = ("\n\r", _UP) if pos else ("\r", "")
+    before, after = ("\n\r", UP) if pos else ("\r", "")
     validations = noise = 0
     epoch, step_time, jitter = run.epoch, run.step_time, run.jitter
     warmup_steps, warmup_factor, every = run.warmup_steps, run.warmup_factor, run.validation_every
@@ -658,10 +365,10 @@ def _train(
         # pbar.update(1): prints (and updates the smoothed rate) only after mininterval
         n += 1
         dt = now - last_t
-        printed = dt >= _MININTERVAL
+        printed = dt >= MININTERVAL
         if printed:
-            ema_dn = _SMOOTHING * (n - last_n) + (1 - _SMOOTHING) * ema_dn
-            ema_dt = _SMOOTHING * dt + (1 - _SMOOTHING) * ema_dt
+            ema_dn = SMOOTHING * (n - last_n) + (1 - SMOOTHING) * ema_dn
+            ema_dt = SMOOTHING * dt + (1 - SMOOTHING) * ema_dt
             calls += 1
             last_n, last_t = n, now
             its = ema_dn / ema_dt
@@ -670,10 +377,10 @@ def _train(
             its = n / (now - start)
             rate_text = f"{1 / its:5.2f}s/it" if its < 1 else f"{its:5.2f}it/s"
         frac = n / total
-        key = int(frac * _BAR_WIDTH * 8) * 1000 + round(frac * 100)
+        key = int(frac * BAR_WIDTH * 8) * 1000 + round(frac * 100)
         head = heads.get(key)
         if head is None:
-            head = heads[key] = _percent_bar(n, total)
+            head = heads[key] = percent_bar(n, total)
         if int(now - start) != second:
             second = int(now - start)
             elapsed = format_interval(second)
@@ -739,7 +446,7 @@ def _validate(
     speedup: float,
 ) -> float:
     """A ``Validation`` bar (``leave=False``) at the first free position."""
-    bar = _Bar(out, steps, now, pos, "Validation")
+    bar = Bar(out, steps, now, pos, "Validation")
     for _ in range(steps):
         now += step_time / speedup * (1 + 0.1 * (2 * rng.random() - 1))
         bar.update(now)
@@ -777,7 +484,7 @@ def _steps_for(
         if log_every:
             per_step += 95 / log_every  # "Step N | loss:... lr:... tokens_per_second_per_gpu:..."
         if validation_every:
-            printed = min(1.0, 1 / (speed * validation_speedup * _MININTERVAL))
+            printed = min(1.0, 1 / (speed * validation_speedup * MININTERVAL))
             per_step += (validation_steps * printed * 75 + 200) / validation_every
         steps = max(10, int((target_bytes - 3000) / (epochs * per_step)))
     return steps
@@ -800,7 +507,7 @@ def write_failed_out(
     if job_id is not None:
         job = job_id
     if config is None:
-        header = _HEADER.format(user=user, job=job, epochs=epochs, seed=seed)
+        header = default_header(user=user, job=job, epochs=epochs, seed=seed)
     else:
         header = config.header(user=user, job=job, epochs=epochs, seed=seed)
     text = (

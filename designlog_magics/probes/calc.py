@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..exceptions import DesignLogError
+from .clipping import clip
 
 _TIGHT_UNITS = {
     "s",
@@ -129,8 +130,7 @@ def format_value(value: Any, unit: str = "") -> str:
     """Numbers as a person writes them in a plan: 2000, 4.34, 461, 0.125; then the unit."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         text = repr(value) if not isinstance(value, str) else value
-        if len(text) > 80:
-            text = text[:79] + "…"
+        text = clip(text, 80)
     elif isinstance(value, int):
         text = str(value)
     elif math.isnan(value) or math.isinf(value):

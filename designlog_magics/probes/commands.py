@@ -20,7 +20,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .clipping import clip
+
 JOB_STATUS_COMMANDS = ("squeue", "sacct", "sstat")
+_SUMMARY_CHARS = 160  # the first output line a summary quotes
 _SEGMENT_SPLIT_RE = re.compile(r"\|\||&&|[|;&]")
 
 
@@ -316,8 +319,8 @@ def summarize(command: str, outcome: CommandOutcome) -> str:
         return "Command succeeded (no output)"
     first = lines[0].strip()
     if len(lines) > 1:
-        return f"{_clip(first)} (+{len(lines) - 1} more lines)"
-    return _clip(first)
+        return f"{clip(first, _SUMMARY_CHARS)} (+{len(lines) - 1} more lines)"
+    return clip(first, _SUMMARY_CHARS)
 
 
 def _directory_line(names: list[str]) -> str:
@@ -331,7 +334,3 @@ def _directory_line(names: list[str]) -> str:
     more = ", etc." if len(names) > 2 else ""
     noun = "file" if len(names) == 1 else "files"
     return f"Directory exists with {len(names)} {noun} ({shown}{more})"
-
-
-def _clip(text: str, limit: int = 160) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

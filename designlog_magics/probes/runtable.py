@@ -171,10 +171,22 @@ def record_from_json(data: Mapping[str, Any]) -> RunRecord:
 
 def _default_cache():
     from . import cache as _cache
-    from . import evals, prior_run, regions, runfacts, speed, tokens
+    from . import (
+        clipping,
+        evals,
+        modelnames,
+        prior_run,
+        regions,
+        runconfig,
+        runend,
+        runfacts,
+        speed,
+        tokens,
+    )
     from .speed import epochs, rates, reading, report, scanner, stats
 
     modules = [sys.modules[__name__], prior_run, regions, runfacts, tokens, evals, speed]
+    modules += [runconfig, runend, modelnames, clipping]
     modules += [epochs, rates, reading, report, scanner, stats]
     return _cache.FactCache("runs", _cache.source_version(modules))
 

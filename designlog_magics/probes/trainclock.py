@@ -34,7 +34,7 @@ SCAN = 256 << 10  # a part where the epoch changes is scanned print by print bel
 LONGEST_PRINT = 64 << 10  # a print longer than this is not a tqdm bar
 
 # The description, the bar, the counts, then the elapsed time. Bounded repeats, as in
-# runfacts: a hostile file cannot make a search quadratic in a long line.
+# runend: a hostile file cannot make a search quadratic in a long line.
 _BAR = re.compile(
     rb"(\d{1,9})\|(\d{1,12})\|Loss: [^\r\n]{0,200}?: *\d{1,3}%\|[^|\r\n]{0,400}\|"
     rb" *(\d{1,12})/(\d{1,12}) \[((?:\d{1,9}:)?\d{1,2}:\d{2})[<\]]"
