@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from .arguments import VerbParser
+from .arguments import VerbParser, count, seconds
 from .exceptions import DesignLogError
 from .store import LOG_FILENAME, DesignLog, LogFollower, find_log_file
 from .textformat import render
@@ -235,14 +235,14 @@ def _add_tail(commands: Any) -> None:
     tail.add_argument("log", nargs="?", metavar="LOG", help=LOG_HELP)
     tail.add_argument("-f", "--follow", action="store_true", help="follow the log as it grows")
     tail.add_argument(
-        "-n", "--lines", type=_count, default=10, metavar="N", help="entries shown first (10)"
+        "-n", "--lines", type=count, default=10, metavar="N", help="entries shown first (10)"
     )
     tail.add_argument(
-        "--timeout", type=_seconds, metavar="SECONDS", help="with -f: stop after SECONDS"
+        "--timeout", type=seconds, metavar="SECONDS", help="with -f: stop after SECONDS"
     )
     tail.add_argument(
         "--interval",
-        type=_seconds,
+        type=seconds,
         default=POLL_SECONDS,
         metavar="SECONDS",
         help=f"with -f: seconds between polls ({POLL_SECONDS})",
@@ -426,14 +426,14 @@ def _add_replay(commands: Any) -> None:
     replay.add_argument("--json", action="store_true", help="the report as JSON")
     replay.add_argument(
         "--timeout",
-        type=_seconds,
+        type=seconds,
         default=300.0,
         metavar="SECONDS",
         help="the whole replay's time budget (300); what it leaves unrun says so",
     )
     replay.add_argument(
         "--command-timeout",
-        type=_seconds,
+        type=seconds,
         default=60.0,
         metavar="SECONDS",
         help="each command's, the package's own read verbs included (60)",
@@ -547,26 +547,6 @@ def build_parser() -> argparse.ArgumentParser:
         add(commands)
     _add_mcp(commands)
     return parser
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
-    return value
 
 
 def _error_text(exc: BaseException) -> str:

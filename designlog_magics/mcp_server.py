@@ -47,6 +47,7 @@ from .entry import Entry
 from .exceptions import DesignLogError
 from .expansion import Expanded
 from .masking import SecretMasker, default_masker
+from .probes.slurm.jobids import names_one_job
 from .session import DesignSession, bindings_from_words, last_bindings
 from .steps import StepContext, StepOutcome, Verb, verbs
 from .store import LOG_FILENAME, DesignLog, find_log_file
@@ -68,7 +69,6 @@ MAX_ERROR = 500  # characters of a tool error's line
 REPLAY_SECONDS = 300.0  # the whole replay, unless the call says otherwise
 REPLAY_MAX_SECONDS = 600.0
 
-_JOB_ID_RE = re.compile(r"\d+(?:_\d+)?")
 _BRACE_RE = re.compile(r"\{([^{}\n]*)\}")
 _TEMPLATE_TOKEN_RE = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 # ``{name}``, ``{name:.0f}``, ``{name!r:>8}``: a variable of the calculation, a short format.
@@ -585,7 +585,7 @@ class Designs:
             value = keywords.get(keyword) if keyword else None
             if keyword is None or not parameter.path or value is None:
                 continue
-            if parameter.job and isinstance(value, str) and _JOB_ID_RE.fullmatch(value):
+            if parameter.job and isinstance(value, str) and names_one_job(value):
                 from .probes import slurm
 
                 value = keywords[keyword] = os.path.abspath(slurm.resolve_output(value))

@@ -365,3 +365,22 @@ def test_demo_data_is_built_or_clearly_missing(tmp_path):
         assert result.returncode == 0, result.stderr
         assert result.stdout.startswith(f"built demo data in {tmp_path / 'demo'}")
         assert any((tmp_path / "demo").iterdir())
+
+
+def test_what_a_log_holds_reaches_the_terminal_visible_never_obeyed(tmp_path):
+    # a forged log: a title change, a screen clear and a colour in a brief, a Result and an
+    # unreadable line; every command that prints from it shows them as escapes
+    log = tmp_path / "design-experiment.log"
+    log.write_bytes(
+        b"[2026-01-01 10:00:00] VERIFY_MODEL: Checking \x1b]0;TITLE\x07 x\n"
+        b"Command: ls /tmp\nResult: \x1b[31mPASS\x1b[0m\n\n"
+        b"\x1b[2J a line that is no entry\n\n"
+        b"[2026-01-01 10:00:01] COMPLETE: done \x1b[2J\nStatus: ok\nNext Steps: none\n\n"
+    )
+    for words in (["show"], ["tail"], ["audit"], ["replay"], ["audit", "--json"]):
+        result = run(*words, tmp_path)
+        printed = result.stdout + result.stderr
+        assert printed.strip(), words
+        assert "\x1b" not in printed and "\x07" not in printed, (words, printed)
+    shown = run("show", tmp_path).stdout
+    assert "Checking \\x1b]0;TITLE\\x07 x" in shown and "Result: \\x1b[31mPASS" in shown

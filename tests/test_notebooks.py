@@ -572,3 +572,20 @@ def test_the_workspace_keeps_itself_out_of_git_without_touching_an_existing_igno
     (existing / ".gitignore").write_text("build/\n")
     build_demo_data(existing)
     assert (existing / ".gitignore").read_text() == "build/\n"
+
+
+def test_the_demo_plan_passes_the_upstream_schema_test(runs_base):
+    # the scaffolders' own structural checks (tests/upstream: vendored, unchanged but for the
+    # path they load), run on what the demo notebook wrote
+    nb, workspace = executed(DEMO, runs_base)
+    plan = next((workspace / "scratch").glob("cap_8L_*/experiment_summary.yaml"))
+    upstream = Path(__file__).parent / "upstream" / "test_experiment_summary_schema.py"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(upstream)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "EXPERIMENT_SUMMARY_YAML": str(plan)},
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert " passed" in result.stdout and "failed" not in result.stdout

@@ -7,6 +7,7 @@ import argparse
 from collections.abc import Sequence
 from datetime import datetime
 
+from ..arguments import count
 from ..exceptions import StepError
 from .base import StepContext, StepOutcome
 from .table import Verb
@@ -50,16 +51,6 @@ def show(
     return StepOutcome(value=entries, data=[e.as_dict() for e in entries])
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
-    return value
-
-
 def _grammar(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--type",
@@ -74,7 +65,7 @@ def _grammar(parser: argparse.ArgumentParser) -> None:
         metavar="TIME",
         help="only entries at or after TIME (YYYY-MM-DD, 'YYYY-MM-DD HH:MM[:SS]', HH:MM)",
     )
-    parser.add_argument("--last", type=_count, metavar="N", help="only the last N entries")
+    parser.add_argument("--last", type=count, metavar="N", help="only the last N entries")
 
 
 VERBS = (

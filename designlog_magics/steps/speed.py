@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -17,8 +16,6 @@ from ..spec import default_explanation
 from .base import Plot, StepContext, StepOutcome, facts_of, make_entry, outcome
 from .search import like_argument, like_from_words
 from .table import Verb, explain_argument
-
-_JOB_ID_RE = re.compile(r"\d+(?:_\d+)?")
 
 
 class RunSpeed(float):
@@ -45,7 +42,9 @@ class RunSpeed(float):
 
 
 def _resolve_source(source: str, ctx: StepContext, notes: list[str]) -> str:
-    if _JOB_ID_RE.fullmatch(source):
+    from ..probes.slurm.jobids import names_one_job
+
+    if names_one_job(source):
         from ..probes import slurm
 
         try:
