@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from IPython.core import oinspect
 from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 
@@ -77,7 +78,8 @@ def test_help_is_real(ip, capsys):
         "log_entry",
         "designlog",
     ]:
-        doc = (ip.find_line_magic(name) or ip.find_cell_magic(name)).__doc__
+        # what %name? shows (IPython asks the object's getdoc(), then its __doc__)
+        doc = oinspect.getdoc(ip.find_line_magic(name) or ip.find_cell_magic(name))
         assert "usage:" in doc, name
 
 
