@@ -18,7 +18,6 @@ import dataclasses
 import importlib
 import json
 import os
-import re
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -26,9 +25,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .arguments import VerbParser, count, seconds
+from .display import result_text
 from .exceptions import DesignLogError
 from .store import LOG_FILENAME, DesignLog, LogFollower, find_log_file
-from .textformat import render
+from .textformat import render, visible_text
 from .version import __version__
 
 PROG = "designlog"
@@ -36,8 +36,6 @@ ENV_DIR = "DESIGNLOG_DIR"
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 POLL_SECONDS = 0.5
 LOG_HELP = f"a log file or an experiment directory (default: ${ENV_DIR} or the current directory)"
-SHOWN_FIELDS = ("Run", "Outcome", "Tokens", "Error", "Warning", "Note")
-_CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class CLIError(DesignLogError):
@@ -79,18 +77,8 @@ def log_for_writing(argument: str | None) -> DesignLog:
 
 
 # -- output ---------------------------------------------------------------------------------
-def visible(text: str) -> str:
-    """Control characters as ``\\xHH`` (newlines and tabs kept): shown, never obeyed."""
-    return _CONTROL_RE.sub(
-        lambda m: (
-            f"\\u{ord(m.group()):04x}" if ord(m.group()) > 0xFF else f"\\x{ord(m.group()):02x}"
-        ),
-        text,
-    )
-
-
 def _write(out: TextIO, text: str) -> None:
-    out.write(visible(text))
+    out.write(visible_text(text))
     out.flush()
 
 
@@ -123,6 +111,8 @@ def _open_log(verb: Any, args: argparse.Namespace) -> DesignLog | None:
     SHOW's LOG, or ``--log DIR`` (for a verb that needs one, ``$DESIGNLOG_DIR`` or the current
     directory when not given)."""
     if verb.log_argument is not None:
+        if not _appends(verb, args):  # a read (outcome --check): no log is opened or created
+            return None
         where = getattr(args, verb.log_argument, None)
         return DesignLog(Path(where).expanduser() if where else default_location())
     if verb.name == "show":
@@ -131,6 +121,14 @@ def _open_log(verb: Any, args: argparse.Namespace) -> DesignLog | None:
     if getattr(args, "log", None) or verb.needs_log:
         return log_for_writing(getattr(args, "log", None))
     return None
+
+
+def _appends(verb: Any, args: argparse.Namespace) -> bool:
+    """Whether this call appends: a logging verb, not printing its Result alone for replay,
+    and not given what makes it a read (``outcome --check``)."""
+    if not verb.logs or args.result_only:
+        return False
+    return not any(getattr(args, keyword, None) for keyword in verb.read_only_with)
 
 
 def run_step_verb(args: argparse.Namespace) -> int:
@@ -155,7 +153,7 @@ def run_step_verb(args: argparse.Namespace) -> int:
     elif verb.name in ("show", "add"):
         _write(sys.stdout, "".join(render(e) for e in (outcome.value or written)))
     else:
-        _write(sys.stdout, verb_text(outcome))
+        _write(sys.stdout, result_text(outcome.entries, outcome.notes))
     for entry in written if verb.name != "add" else ():
         _say(f"appended {entry.action} to {log.path if log else ''}")
     if log is not None and log.diagnostics and verb.name == "show":
@@ -167,17 +165,6 @@ def run_step_verb(args: argparse.Namespace) -> int:
         not outcome.entries and verb.name == "naming" and bool(outcome.value)
     )
     return EXIT_FAILED if failed else EXIT_OK
-
-
-def verb_text(outcome: Any) -> str:
-    """What a verb prints: the Result, then the Error, Warning and Note lines of its entry."""
-    if not outcome.entries:
-        return "".join(f"{note}\n" for note in outcome.notes)
-    lines = []
-    for entry in outcome.entries:
-        lines.append(entry.get("Result") or "")
-        lines += [f"{key}: {value}" for key, value in entry.fields if key in SHOWN_FIELDS]
-    return "\n".join(lines) + "\n"
 
 
 def _add_step(commands: Any, verb: Any) -> None:

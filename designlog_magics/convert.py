@@ -410,23 +410,12 @@ def write_new(path: Path, text: str, *, force: bool = False, source: Path | None
         path.resolve() == source.resolve() or (path.exists() and path.samefile(source))
     ):
         raise ConvertError(f"refusing to write the conversion over its source {source}")
-    if path.exists() and not force:
-        raise ConvertError(f"{path} exists; use --force to replace it")
-    data = text.encode("utf-8")
-    if not force:
-        try:
-            with open(path, "xb") as out:
-                out.write(data)
-        except FileExistsError:
-            raise ConvertError(f"{path} exists; use --force to replace it") from None
-        return
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    from .files import FileExists, write_file
+
     try:
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
+        write_file(path, text, force=force)
+    except FileExists as exc:
+        raise ConvertError(str(exc)) from None
 
 
 def convert_file(

@@ -183,3 +183,19 @@ class LogView:
     def __repr__(self) -> str:
         text = "".join(render(e) for e in self.entries)
         return (self.title + "\n\n" if self.title else "") + text
+
+
+SHOWN_FIELDS = ("Run", "Outcome", "Tokens", "Error", "Warning", "Note")
+
+
+def result_text(entries: Sequence[Entry], notes: Sequence[str] = ()) -> str:
+    """What a verb says in plain text (the command line, an agent's reply): each entry's
+    Result, then its Run, Outcome, Tokens, Error, Warning and Note lines; with no entry, the
+    step's notes."""
+    if not entries:
+        return "".join(f"{note}\n" for note in notes)
+    lines: list[str] = []
+    for entry in entries:
+        lines.append(entry.get("Result") or "")
+        lines += [f"{key}: {value}" for key, value in entry.fields if key in SHOWN_FIELDS]
+    return "\n".join(lines) + "\n"

@@ -125,7 +125,9 @@ def bind_paths(text: str, paths: Mapping[str, str]) -> str:
 
 
 _PLACEHOLDER_RE = re.compile(r"\{([^{}\n]*)\}")
-_FIELD_RE = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}]*))?\}|[{}]")
+_FIELD_RE = re.compile(
+    r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}]*))?\}|\{[^{}\n]{0,60}\}?|\}"
+)
 # a number's format spec, its width and precision bounded (no 1 GB of padding)
 _SPEC_RE = re.compile(r"(?:.?[<>=^])?[-+ ]?#?0?[0-9]{0,2}[,_]?(?:\.[0-9]{1,2})?[bcdeEfFgGnoxX%]?")
 

@@ -50,6 +50,11 @@ def speed_figure(report: Any, tokens: Any = None) -> str | None:
         panels.append(
             (_tokens_chart(leather, steps, getattr(tokens, "tokens_per_s", None)), TOKENS_HEIGHT)
         )
+    return _stacked_svg(panels)
+
+
+def _stacked_svg(panels: Sequence[tuple[Any, int]]) -> str:
+    """One SVG of leather charts stacked top to bottom, each ``(chart, height)``."""
     height = sum(h for _, h in panels)
     root = ET.Element(
         "svg",
@@ -142,13 +147,4 @@ def outcome_figure(points: Sequence[tuple[str, float, float, str]]) -> str | Non
     chart = leather.Chart("training time per run, minutes: estimated (grey) and what it took")
     chart.add_columns(columns, fill_color=lambda datum: colours[datum.x])
     chart.add_y_axis(tick_formatter=_count)
-    root = ET.Element(
-        "svg",
-        width=str(WIDTH),
-        height=str(OUTCOME_HEIGHT),
-        version="1.1",
-        xmlns="http://www.w3.org/2000/svg",
-        viewBox=f"0 0 {WIDTH} {OUTCOME_HEIGHT}",
-    )
-    root.append(chart.to_svg_group(WIDTH, OUTCOME_HEIGHT))
-    return ET.tostring(root, encoding="unicode")
+    return _stacked_svg([(chart, OUTCOME_HEIGHT)])

@@ -10,6 +10,7 @@ translator (:func:`translate_errors`), and views and figures are built here, onl
 from __future__ import annotations
 
 import functools
+import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -57,7 +58,6 @@ class MagicError(DesignLogError):
 
 
 NO_SESSION = "no design log yet: run %designlog start EXPERIMENT_DIR first"
-OWN_SUBCOMMANDS = ("start", "status", "show", "panel", "record", "replay")
 DESIGNLOG_HELP = (
     "usage: %designlog SUBCOMMAND [ARGUMENTS ...]\n\n"
     "Start, inspect or show the design log of an experiment; run any verb.\n\n"
@@ -279,6 +279,14 @@ class DesignLogMagics(Magics):
             if arguments.get(row.cell):
                 raise MagicError(f"give the {row.cell} in the cell or the line, not both")
             arguments[row.cell] = cell
+        where = arguments.get(row.log_argument) if row.log_argument else None
+        if where and Path(os.path.expanduser(str(where))).resolve() != (
+            self._session().experiment_dir.resolve()
+        ):  # the entries go to this session's log, so it must be this session's design
+            raise MagicError(
+                f"{where} is not this session's experiment ({self._session().experiment_dir}); "
+                f"use designlog {name} from a terminal, or %designlog start it"
+            )
         outcome = row.call(self._context(), arguments)
         return self._finish(row, outcome, arguments.get("no_log", False), args)
 
@@ -295,15 +303,16 @@ class DesignLogMagics(Magics):
         if not entries:
             display(view)
             return None
-        if no_log:
-            view.entry, view.logged = entries[0], False
+        if no_log:  # shown as it would have been written: masked
+            shown = self._session().log.masker.mask_entry(entries[0])
+            view.entry, view.logged = shown, False
             view.notes.append("--no-log: shown, not appended to the log")
-            self._show(view, entries[0])
-            return entries[0]
+            self._show(view, shown)
+            return shown
         try:
             written = self._session().log.append_many(entries)
         except LogWriteError:
-            view.entry, view.logged = entries[0], False
+            view.entry, view.logged = self._session().log.masker.mask_entry(entries[0]), False
             display(view)
             raise
         view.entry = written[-1]
@@ -509,7 +518,7 @@ class DesignLogMagics(Magics):
 
     def _calc_line_options(self, line: str) -> tuple[dict[str, Any], str]:
         """``%log_calc [options] NAME = EXPR``: options are expanded, the assignment is Python."""
-        names = {"a": "action", "b": "brief", "r": "result", "e": "explain"}
+        names = {"a": "action", "b": "brief", "e": "explain"}
         options: dict[str, Any] = {}
         rest = line
         while match := _CALC_FLAG_RE.match(rest) or _CALC_OPTION_RE.match(rest):

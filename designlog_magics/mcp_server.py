@@ -43,15 +43,17 @@ from functools import cached_property
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
+from .display import result_text
 from .entry import Entry
 from .exceptions import DesignLogError
-from .expansion import Expanded
+from .expansion import bind_paths
 from .masking import SecretMasker, default_masker
 from .probes.slurm.jobids import names_one_job
+from .replay import plan_roots
 from .session import DesignSession, bindings_from_words, last_bindings
 from .steps import StepContext, StepOutcome, Verb, verbs
 from .store import LOG_FILENAME, DesignLog, find_log_file
-from .textformat import render
+from .textformat import render, visible_text
 from .version import __version__
 
 if TYPE_CHECKING:
@@ -70,16 +72,8 @@ REPLAY_SECONDS = 300.0  # the whole replay, unless the call says otherwise
 REPLAY_MAX_SECONDS = 600.0
 
 _BRACE_RE = re.compile(r"\{([^{}\n]*)\}")
-_TEMPLATE_TOKEN_RE = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
-# ``{name}``, ``{name:.0f}``, ``{name!r:>8}``: a variable of the calculation, a short format.
-_TEMPLATE_FIELD_RE = re.compile(
-    r"\s*[A-Za-z][A-Za-z0-9_]*\s*(?:![rsa])?"
-    r"(?::(?:[^{}]?[<>^=])?[+\- ]?#?0?[0-9]{0,3}[,_]?(?:\.[0-9]{1,3})?[bcdeEfFgGnosxX%]?)?"
-)
 _NOT_ONE_LINE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _NOT_DOCUMENT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
-_CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
-SHOWN_FIELDS = ("Run", "Outcome", "Tokens", "Error", "Warning", "Note")
 
 INSTRUCTIONS = (
     "Plan an LLM fine-tuning experiment step by step. Each step appends one entry to "
@@ -358,10 +352,6 @@ class ConfinedContext(StepContext):
 
     roots: tuple[str, ...] = ()
 
-    def expand(self, text: str) -> Expanded:
-        """Bound path names expanded, every other brace left as written (never evaluated)."""
-        return Expanded(text, text, bind_names(text, self.paths))
-
     def run_path(self, written: str) -> str:
         """The path as the step will use it, once it is known to lie inside the design."""
         for match in _BRACE_RE.finditer(written):
@@ -371,7 +361,7 @@ class ConfinedContext(StepContext):
                     f"{match.group()} in {_quoted(written)} is not a bound path name "
                     f"(bound: {names})"
                 )
-        path = os.path.expanduser(bind_names(written, self.paths))
+        path = os.path.expanduser(bind_paths(written, self.paths))
         if not path:
             raise ToolError("an empty path")
         real = os.path.realpath(os.path.abspath(path))
@@ -381,16 +371,6 @@ class ConfinedContext(StepContext):
                 f"at start ({', '.join('{' + name + '}' for name in self.paths) or 'none'})"
             )
         return path
-
-
-def bind_names(text: str, paths: Mapping[str, str]) -> str:
-    """``{models_dir}/x`` -> ``/scratch/models/x``: bound path names only, nothing evaluated."""
-
-    def replace(match: re.Match[str]) -> str:
-        name = match.group(1).strip()
-        return paths[name] if name in paths else match.group()
-
-    return _BRACE_RE.sub(replace, text)
 
 
 def _inside(path: str, root: str) -> bool:
@@ -420,15 +400,7 @@ def check_text(name: str, value: str, kind: str) -> str:
             if kind != "document"
             else f"{name}: a control character ({bad.group()!r}) is not allowed"
         )
-    if kind == "template":
-        for match in _TEMPLATE_TOKEN_RE.finditer(value):
-            inner = match.group(1)
-            if inner is not None and not _TEMPLATE_FIELD_RE.fullmatch(inner):
-                raise ToolError(
-                    f"{name}: {{{inner[:40]}}} is not a variable of the calculation with a "
-                    "format, e.g. {total_min:.0f}"
-                )
-    return value
+    return value  # a result template's fields are judged by the step (expansion.format_names)
 
 
 # -- the designs this server writes ---------------------------------------------------------
@@ -462,7 +434,7 @@ class Designs:
             if os.environ.get("DESIGNLOG_DEBUG"):
                 traceback.print_exc(file=sys.stderr)
             message = f"unexpected {type(exc).__name__}: {_first_line(str(exc))}".rstrip(": ")
-            _stderr(f"{name}: {message}")
+            _stderr(self.masker.mask(f"{name}: {message}"))
             return self.failure(name, message)
 
     def validated(self, spec: ToolSpec, arguments: Mapping[str, Any]) -> dict[str, Any]:
@@ -486,7 +458,7 @@ class Designs:
         return values
 
     def failure(self, name: str, message: str) -> Reply:
-        line = _visible(" ".join(self.masker.mask(message).split()))
+        line = visible_text(" ".join(self.masker.mask(message).split()))
         if len(line) > MAX_ERROR:
             line = line[: MAX_ERROR - 3] + "..."
         return Reply(f"{name}: {line}", None, error=True)
@@ -526,11 +498,14 @@ class Designs:
             return ConfinedContext()
         paths = session.all_paths()
         log = session.log
+        # the roots as replay takes them: a binding (from the log or the agent) that is /, the
+        # home directory or above it is no root, so no tool reads ~/.ssh or /etc through it
+        roots, _ = plan_roots(paths, trusted={})
         return ConfinedContext(
             paths=paths,
             entries=lambda: log.entries,
             experiment_dir=session.experiment_dir,
-            roots=tuple(os.path.realpath(os.path.abspath(p)) for p in paths.values()),
+            roots=tuple(roots),
         )
 
     # -- the steps ----------------------------------------------------------------------
@@ -561,10 +536,10 @@ class Designs:
         """Open (or resume) a design: the same START_DESIGN as ``%designlog start``."""
         directory = self.directory(arguments[EXPERIMENT_DIR])
         words = arguments.get("paths")
-        if words is not None:
-            for name, value in bindings_from_words(list(words)).items():
-                if os.path.realpath(value) == "/":
-                    raise ToolError(f"paths: {name} cannot be the filesystem root")
+        bound = bindings_from_words(list(words)) if words is not None else {}
+        _, refused = plan_roots({**bound, EXPERIMENT_DIR: directory}, trusted={})
+        if refused:
+            raise ToolError(f"a design may not read there: {'; '.join(refused)}")
         log = DesignLog(directory, masker=self.masker)
         ctx = ConfinedContext(
             paths={EXPERIMENT_DIR: str(log.experiment_dir)},
@@ -597,12 +572,8 @@ class Designs:
         self, outcome: StepOutcome, written: Sequence[Entry], session: DesignSession | None
     ) -> Reply:
         """The entry appended (as structured content) and its Result (as text)."""
-        lines: list[str] = []
-        for entry in written:
-            lines += [entry.get("Result") or ""] if entry.get("Result") is not None else []
-            lines += [f"{k}: {v}" for k, v in entry.fields if k in SHOWN_FIELDS]
-        if lines:
-            text = "\n".join(lines)
+        if written:
+            text = result_text(written).rstrip("\n")
         elif isinstance(outcome.value, list) and all(isinstance(e, Entry) for e in outcome.value):
             shown = [self.masker.mask_entry(e) for e in outcome.value]
             text = "".join(render(e) for e in shown) or "no entries\n"
@@ -617,7 +588,7 @@ class Designs:
             "notes": [self.masker.mask(note) for note in outcome.notes],
             "log": str(session.log.path) if session is not None else None,
         }
-        return Reply(_visible(self.masker.mask(text)), data)
+        return Reply(visible_text(self.masker.mask(text)), data)
 
     def reader_reply(self, text: str, facts: Any, session: DesignSession) -> Reply:
         first = next((line.strip() for line in text.splitlines() if line.strip()), "")
@@ -630,7 +601,7 @@ class Designs:
             "notes": [],
             "log": str(session.log.path),
         }
-        return Reply(_visible(self.masker.mask(text)), data)
+        return Reply(visible_text(self.masker.mask(text)), data)
 
 
 def plain(value: Any, masker: SecretMasker, depth: int = 0) -> Any:
@@ -669,18 +640,8 @@ def _first_line(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
 
-def _visible(text: str) -> str:
-    """Control characters as ``\\xHH`` (newlines and tabs kept): shown, never obeyed."""
-    return _CONTROL_RE.sub(
-        lambda m: (
-            f"\\u{ord(m.group()):04x}" if ord(m.group()) > 0xFF else f"\\x{ord(m.group()):02x}"
-        ),
-        text,
-    )
-
-
 def _stderr(message: str) -> None:
-    sys.stderr.write(f"{SERVER_NAME} mcp: {_visible(message)}\n")
+    sys.stderr.write(f"{SERVER_NAME} mcp: {visible_text(message)}\n")
     sys.stderr.flush()
 
 

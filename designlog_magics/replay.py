@@ -224,23 +224,6 @@ def replay_log(
     return report
 
 
-def replay_entry(
-    entry: Entry,
-    index: int,
-    paths: Mapping[str, str],
-    *,
-    timeout: float = DEFAULT_TIMEOUT,
-    command_timeout: float = DEFAULT_COMMAND_TIMEOUT,
-    masker: SecretMasker | None = None,
-) -> Replayed:
-    """Replay one entry with ``paths`` as its bindings (``experiment_dir`` among them) and roots;
-    never raises for what the entry holds."""
-    masker = masker or default_masker()
-    roots, _ = plan_roots(paths, trusted={})
-    replayer = _Replayer(dict(paths), roots, timeout, command_timeout, masker)
-    return replayer.replay(entry, index).masked(masker)
-
-
 def plan_roots(
     bindings: Mapping[str, str], *, trusted: Mapping[str, str]
 ) -> tuple[list[str], list[str]]:
@@ -529,8 +512,8 @@ def _judge_need(logged: str, now: str) -> tuple[str, str, str]:
         return None
 
     before, after = enough(logged), enough(now)
-    if before is None or after is None:
-        return (REPRODUCED, "", now) if before == after else (CHANGED, "cannot judge", now)
+    if before is None or after is None:  # neither a verdict: the texts themselves
+        return (REPRODUCED, "", now) if now == logged else (CHANGED, "cannot judge", now)
     if before == after:
         return REPRODUCED, "", now
     if before and not after:

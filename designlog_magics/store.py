@@ -131,7 +131,7 @@ class LogFollower:
                 self._identity = identity
                 if info.st_size == self.offset:
                     self.last_read_bytes = 0
-                    return []
+                    return self._settled_tail()
                 chunks = []
                 position = self.offset
                 while True:
@@ -142,16 +142,30 @@ class LogFollower:
                     position += len(chunk)
             finally:
                 os.close(fd)
+        first_read = self.offset == 0
         self.last_read_bytes = position - self.offset
         self.offset = position
         data = self._buffer + b"".join(chunks)
         cut = _last_boundary(data)
-        if cut < len(data) and data.endswith(b"\n") and _whole_entries(data[cut:]):
+        if first_read and cut < len(data) and data.endswith(b"\n") and _whole_entries(data[cut:]):
             cut = len(data)  # a last entry written without the blank line after it
         self._buffer = data[cut:]
         if not cut:
             return []
         text = data[:cut].decode("utf-8", errors="replace")
+        result = parse(text, first_line=self.lines_read + 1)
+        self.lines_read += text.count("\n")
+        self.diagnostics.extend(result.diagnostics)
+        return result.entries
+
+    def _settled_tail(self) -> list[Entry]:
+        """The entries of a tail with no blank line after it, once the file has not grown
+        since the last look: a writer that leaves out the blank line is done with them (an
+        append cut at a field line on a network filesystem is still growing, and waits)."""
+        if not self._buffer.endswith(b"\n") or not _whole_entries(self._buffer):
+            return []
+        text = self._buffer.decode("utf-8", errors="replace")
+        self._buffer = b""
         result = parse(text, first_line=self.lines_read + 1)
         self.lines_read += text.count("\n")
         self.diagnostics.extend(result.diagnostics)

@@ -87,6 +87,20 @@ def _unescape_match(match: re.Match[str]) -> str:
     return chr(int(byte or wide, 16))
 
 
+_VISIBLE_RE = re.compile(f"[{_NEEDS_ESCAPE}]")
+
+
+def visible_text(text: str) -> str:
+    """Text for a terminal or a client: every control character (and a lone surrogate) shown
+    as ``\\xHH``/``\\uHHHH``, never obeyed; newlines, tabs and backslashes as they are."""
+    return _VISIBLE_RE.sub(
+        lambda m: (
+            f"\\u{ord(m.group()):04x}" if ord(m.group()) > 0xFF else f"\\x{ord(m.group()):02x}"
+        ),
+        text,
+    )
+
+
 def escape_text(text: str) -> str:
     """Escape what may not appear raw on a log line (see the module docstring)."""
     if "\\" not in text and not _ESCAPE_RE.search(text):

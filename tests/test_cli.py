@@ -376,11 +376,21 @@ def test_what_a_log_holds_reaches_the_terminal_visible_never_obeyed(tmp_path):
         b"Command: ls /tmp\nResult: \x1b[31mPASS\x1b[0m\n\n"
         b"\x1b[2J a line that is no entry\n\n"
         b"[2026-01-01 10:00:01] COMPLETE: done \x1b[2J\nStatus: ok\nNext Steps: none\n\n"
+        b"[2026-01-01 10:00:02] NOTE: a lone surrogate \\ud800 written escaped\nResult: ok\n\n"
     )
     for words in (["show"], ["tail"], ["audit"], ["replay"], ["audit", "--json"]):
         result = run(*words, tmp_path)
+        assert result.returncode in (0, 1), (words, result.stderr)  # no crash on what it prints
         printed = result.stdout + result.stderr
         assert printed.strip(), words
         assert "\x1b" not in printed and "\x07" not in printed, (words, printed)
     shown = run("show", tmp_path).stdout
     assert "Checking \\x1b]0;TITLE\\x07 x" in shown and "Result: \\x1b[31mPASS" in shown
+    assert "a lone surrogate \\ud800 written escaped" in run("audit", tmp_path).stdout + shown
+
+
+def test_a_read_of_an_outcome_creates_nothing(tmp_path):
+    missing = tmp_path / "not" / "there"
+    result = run("outcome", missing, "--check", "time")
+    assert_one_line_error(result, "no such experiment directory")
+    assert not (tmp_path / "not").exists()

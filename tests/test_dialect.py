@@ -21,6 +21,7 @@ from designlog_magics.textformat import (
     parse,
     render_all,
 )
+from tests.budget import at_most
 
 DATA = Path(__file__).parent / "data" / "dialect"
 
@@ -413,6 +414,7 @@ def upstream_blocks(draw):
     return "\n".join(lines), entry, status.startswith("failure"), status == "warning"
 
 
+@at_most(500)
 @given(st.lists(upstream_blocks(), min_size=1, max_size=6))
 def test_upstream_shaped_entries_read_back_as_written(blocks):
     # append_log: block.rstrip("\n") + "\n\n"

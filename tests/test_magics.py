@@ -623,3 +623,24 @@ def test_kernel_interrupt_stops_a_slow_command_and_logs_nothing(ip, resources, t
         time.sleep(0.05)
     else:
         pytest.fail("the command's shell outlived the interrupt")
+
+
+def test_what_no_log_shows_is_masked_as_the_log_would_be(ip, resources):
+    start(ip, resources)
+    with capture_output() as captured:
+        shown = ip.run_line_magic(
+            "log_entry",
+            'NOTE "Downloading" command="HF_TOKEN=hf_abcdefghijklmnopqrstuvwx huggingface-cli '
+            'download" result="ok" --no-log',
+        )
+    assert "hf_abcdefghijklmnopqrstuvwx" not in text_of(captured)
+    assert shown.get("Command") == "HF_TOKEN=**** huggingface-cli download"
+
+
+def test_outcome_of_another_experiment_is_refused_in_this_session(ip, resources, tmp_path):
+    start(ip, resources)
+    other = tmp_path / "another_experiment"
+    other.mkdir()
+    with pytest.raises(UsageError, match="is not this session's experiment"):
+        ip.run_line_magic("designlog", f"outcome {other}")
+    assert [e.action for e in read_log(resources["experiment"]).entries] == ["START_DESIGN"]

@@ -639,16 +639,16 @@ def test_hostile_input_is_refused_and_the_log_is_unchanged(tmp_path, resources):
                 ("search", "outside", {"root": "/"}),
                 ("speed", "outside", {"source": "/etc/hostname"}),
                 ("disk", "outside", {"path": "/tmp/../"}),
-                ("start", "cannot be the filesystem root", {"paths": ["root=/"]}),
+                ("start", "may not read there: root=/", {"paths": ["root=/"]}),
                 # calculations that are not plain arithmetic, or too big
                 ("calculate", "exponent too large", {"steps": ["x = 9**9**9"]}),
                 ("calculate", "more than 1,000 items", {"steps": ["x = 1"] * 10_000}),
                 ("calculate", "more than 100 inputs and steps", {"steps": ["x = 1"] * 150}),
                 ("calculate", "not arithmetic", {"steps": [f"x = {run_marker}"]}),
                 ("calculate", "is not NAME=NUMBER", {"inputs": [f"x={run_marker}"]}),
-                ("calculate", "is not a variable of the calculation",
+                ("calculate", "in the result template (names only)",
                  {"inputs": ["x=1"], "result": "{" + run_marker + "}"}),
-                ("calculate", "is not a variable of the calculation",
+                ("calculate", "not a number's format",
                  {"inputs": ["x=1"], "result": "{x:>999999999}"}),
                 # START_DESIGN (the path bindings) is start's alone
                 ("add", "START_DESIGN is written by start",
@@ -799,3 +799,33 @@ def test_the_readme_shows_the_client_configuration():
     example = json.loads(re.findall(r"```json\n(.*?)```", section, re.S)[1])
     designs = Designs()  # the example's arguments are the calculate tool's, typed as it takes them
     assert designs.validated(designs.specs["calculate"], example)["limit"] == "slurm_min"
+
+
+def test_a_log_that_binds_the_whole_filesystem_opens_nothing_to_the_agent(tmp_path, resources):
+    # a received log whose START_DESIGN binds / (or the home directory): resumed by a new
+    # server, those bindings are no roots; an agent's own start may not bind them either
+    experiment = resources["experiment"]
+    experiment.mkdir(parents=True, exist_ok=True)
+    log = experiment / "design-experiment.log"
+    log.write_text(
+        f"[2026-01-01 10:00:00] START_DESIGN: Experiment design started\n"
+        f"Directory: {experiment}\nPaths: everything=/\n  home={Path.home()}\n\n"
+    )
+    before = log.read_bytes()
+    errlog = tmp_path / "server.err"
+
+    async def main() -> None:
+        async with connected(tmp_path, errlog) as agent:
+            for target in ("/etc/hostname", "{everything}/etc/hostname", "{home}"):
+                await agent.refused(
+                    "verify", "outside", experiment_dir=str(experiment), kind="X", target=target
+                )
+            await agent.refused(
+                "start", "may not read there", experiment_dir=str(experiment), paths=["all=/"]
+            )
+            await agent.refused(
+                "start", "may not read there", experiment_dir=str(Path.home()), paths=[]
+            )
+
+    anyio.run(main)
+    assert log.read_bytes() == before

@@ -848,3 +848,30 @@ def test_every_built_plan_round_trips_and_passes_the_rules(tmp_path_factory, des
     for run in plan["runs"]:
         if run["type"] == "fine-tuned":
             assert run["compute"]["time"] == compute_time(Decimal(estimate.split()[0]) * 60)
+
+
+def test_an_evaluation_estimate_never_gives_a_training_run_its_time():
+    from designlog_magics.plan_yaml import covered_runs, parse_estimate, resolve_estimates
+
+    training = new_entry(
+        "CALCULATE_TIME",
+        "Training time estimate",
+        estimate="total_min = 15.00 min per run",
+        covers="fine-tuned",
+    )
+    evaluation = new_entry(
+        "CALCULATE_EVAL_TIME",
+        "Evaluation time estimate",
+        estimate="eval_min = 3.00 min per run",
+        covers="all",  # every run's evaluation jobs, not their training
+    )
+    runs = [{"name": "r8", "type": "fine-tuned"}, {"name": "base", "type": "control"}]
+    estimates = [(0, parse_estimate(training)), (1, parse_estimate(evaluation))]
+    per_run, eval_estimate, problems = resolve_estimates(estimates, runs)
+    assert problems == []
+    assert {name: e.action for name, e in per_run.items()} == {"r8": "CALCULATE_TIME"}
+    assert eval_estimate is not None and eval_estimate.action == "CALCULATE_EVAL_TIME"
+    pairs = [("r8", "fine-tuned"), ("base", "control")]
+    assert covered_runs(estimates[1][1], pairs).names == {"r8", "base"}
+    assert covered_runs(estimates[1][1], pairs).evaluation
+    assert not covered_runs(estimates[0][1], pairs).evaluation

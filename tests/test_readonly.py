@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from designlog_magics.probes.commands import run_command
@@ -31,6 +31,7 @@ from designlog_magics.readonly import (
     substitute_paths,
     verb_argv,
 )
+from tests.budget import at_most
 
 EVIL = "x; touch CANARY"
 # A tqdm progress line (tqdm/std.py, format_meter's default r_bar:
@@ -551,6 +552,7 @@ word_pieces = st.one_of(
 )
 
 
+@at_most(500)
 @given(st.lists(word_pieces, max_size=8).map("".join))
 def test_allowed_words_are_the_words_bash_sees(tmp_path_factory, text):
     """Differential: when ``ls TEXT`` is allowed, bash splits TEXT into the same argv.
@@ -762,6 +764,7 @@ def test_confine_is_the_one_rule(plan):
 SEGMENTS = ["sub", "..", ".", "link_in", "dir_out", "missing", "exp", "outside"]
 
 
+@at_most(500)
 @given(st.lists(st.sampled_from(SEGMENTS), min_size=1, max_size=6), st.booleans())
 def test_confine_agrees_with_coreutils_realpath(tmp_path_factory, segments, absolute):
     """Differential: a word is inside exactly when GNU ``realpath -m`` puts it inside."""
@@ -789,6 +792,10 @@ VERB_WORDS += ["-e", "why", "--json", "MODEL", "--sacct", "--full", "--li", "x y
 VERB_PATH_DEST = {"verify": "target", "search": "root", "speed": "source", "disk": "path"}
 
 
+@settings(
+    max_examples=300,
+    suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
+)
 @given(st.sampled_from(sorted(VERB_PATH_DEST)), st.lists(st.sampled_from(VERB_WORDS), max_size=6))
 def test_every_path_the_verb_parses_is_judged(tmp_path_factory, verb, words):
     """Differential against the command line's own parser: when a designlog line is allowed

@@ -447,3 +447,14 @@ def _processes_reading(prefix: str) -> list[int]:
         if not found or time.monotonic() > deadline:
             return found
         time.sleep(0.05)
+
+
+def test_two_different_failures_of_a_disk_check_are_not_the_same_result():
+    from designlog_magics.replay import CHANGED, REPRODUCED, _judge_need
+
+    assert _judge_need("Failed: path does not exist", "garbage")[0] == CHANGED
+    assert _judge_need("Failed: path does not exist", "Failed: path does not exist")[0] == (
+        REPRODUCED
+    )
+    assert _judge_need("73G available, enough for the 40G needed", "70G available, enough for "
+                       "the 40G needed")[0] == REPRODUCED  # fmt: skip

@@ -303,6 +303,13 @@ def test_a_last_entry_without_the_blank_line_after_it_is_read_and_then_appended_
         "CHECK_DISK",
     ]
     assert read_log(path).diagnostics == []
+    # another writer appends an entry without the blank line after it: it is taken once the
+    # file has stopped growing (the next look), not while it may still be being written
+    with path.open("a") as handle:
+        handle.write("[2025-10-22 14:30:30] CREATE_YAML\nDetails: Writing\nResult: success\n")
+    assert follower.poll() == []
+    assert [e.action for e in follower.poll()] == ["CREATE_YAML"]
+    assert follower.poll() == []
     # an entry cut inside a line still waits for the rest of it
     with path.open("a") as handle:
         handle.write("[2025-10-22 14:31:00] CHECK_DISK: again\nResult: 7")

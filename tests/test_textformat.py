@@ -17,6 +17,7 @@ from designlog_magics.textformat import (
     render_all,
     unescape_text,
 )
+from tests.budget import at_most
 
 STAMP = datetime(2025, 10, 22, 14, 23, 15)
 
@@ -93,6 +94,7 @@ def test_parse_of_render_is_the_entry(entry):
     assert result.diagnostics == []
 
 
+@at_most(500)
 @given(st.lists(entries, max_size=5))
 def test_several_entries_round_trip_in_order(items):
     result = parse(render_all(items))
@@ -247,6 +249,7 @@ def same_reading(one: ParseResult, other: ParseResult) -> None:
     assert one.truncated == other.truncated
 
 
+@at_most(500)
 @given(
     st.lists(st.one_of(entries.map(render), JUNK_LINES.map(lambda s: s + "\n")), max_size=8),
     st.booleans(),
@@ -263,6 +266,7 @@ def test_fast_path_reads_exactly_what_the_line_reader_reads(pieces, cut_end, siz
     same_reading(read_in_stretches(text, size), slow)
 
 
+@at_most(500)
 @given(st.lists(entries, min_size=1, max_size=5), st.integers(1, 50))
 def test_what_we_write_is_read_by_the_clean_reader(items, first_line):
     text = render_all(items)

@@ -19,6 +19,7 @@ from ..plan_yaml import (
     PLAN_FILENAME,
     Estimate,
     PlanError,
+    covered_runs,
     parse_estimate,
     run_name_problem,
     wall_time_seconds,
@@ -26,7 +27,6 @@ from ..plan_yaml import (
 from ..runoutputs import PlannedRun
 from .lines import SIZE_UNITS, OutcomeError
 
-EVAL_ACTION = "CALCULATE_EVAL_TIME"
 DISK_ACTION = "CALCULATE_DISK"
 SPEED_ACTION = "EXTRACT_SPEED"
 _NUMBER = r"[0-9][0-9,]*(?:\.[0-9]+)?"
@@ -82,20 +82,6 @@ def planned_runs(plan: Mapping[str, Any]) -> list[PlannedRun]:
     return runs
 
 
-def _select(items: Sequence[str], runs: Sequence[PlannedRun], evaluation: bool) -> set[str]:
-    """The run names a ``Covers:`` list selects (``evaluation`` and ``all`` select every run
-    when the estimate is an evaluation's)."""
-    chosen: set[str] = set()
-    for item in items:
-        if item == "all" or (evaluation and item == "evaluation"):
-            chosen |= {r.name for r in runs}
-        elif item in ("fine-tuned", "control", "eval-only"):
-            chosen |= {r.name for r in runs if r.type == item}
-        else:
-            chosen |= {r.name for r in runs if r.name == item}
-    return chosen
-
-
 def read_estimates(entries: Sequence[Entry], runs: Sequence[PlannedRun]) -> Estimates:
     """The estimates of ``entries`` for ``runs``; raises :class:`OutcomeError` for an estimate
     that covers a run the plan does not have."""
@@ -125,17 +111,10 @@ def read_estimates(entries: Sequence[Entry], runs: Sequence[PlannedRun]) -> Esti
             raise OutcomeError(str(exc)) from None
         if estimate is None:
             continue
-        is_eval = entry.action == EVAL_ACTION
-        items = list(estimate.covers)
-        missing = []
-        for item in items:
-            as_eval = is_eval or item == "evaluation"
-            names = _select([item], runs, as_eval)
-            if not names:
-                missing.append(item)
-            for name in names:
-                (evaluation if as_eval else training)[name] = estimate
-        unmatched[entry.action] = (estimate, missing)
+        coverage = covered_runs(estimate, [(r.name, r.type) for r in runs])
+        for name in coverage.names:
+            (evaluation if coverage.evaluation else training)[name] = estimate
+        unmatched[entry.action] = (estimate, list(coverage.unmatched))
     for estimate, missing in unmatched.values():
         if missing:
             raise OutcomeError(

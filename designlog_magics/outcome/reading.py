@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..entry import Entry
 from ..plan_yaml import (
     PLAN_FILENAME,
     Estimate,
@@ -65,14 +66,15 @@ def read_outcome(
     sacct: bool = False,
     margin: Sequence[float] = DEFAULT_MARGIN,
     runner: Callable[..., Any] = subprocess.run,
+    entries: Sequence[Entry] | None = None,
 ) -> OutcomeReport:
     """What the planned runs of ``experiment_dir`` really took, beside each logged estimate.
 
     ``runs_root`` replaces the experiment directory as the parent of the run directories;
     ``sacct`` also asks SLURM accounting for each run's job by its name (the scaffolder's job
     name is the run's name); ``margin`` is (low, high) of actual/estimated counted as right;
-    ``runner`` runs sacct (:func:`subprocess.run`'s signature). Raises :class:`OutcomeError`
-    (one line) for what cannot be read.
+    ``runner`` runs sacct (:func:`subprocess.run`'s signature); ``entries``: the log's, when the
+    caller has read it already. Raises :class:`OutcomeError` (one line) for what cannot be read.
     """
     directory = Path(experiment_dir).expanduser()
     if not directory.is_dir():
@@ -89,10 +91,11 @@ def read_outcome(
     except PlanError as exc:
         raise OutcomeError(str(exc)) from None
     runs = planned_runs(plan)
-    try:
-        entries = read_log(log_path).entries
-    except OSError as exc:
-        raise OutcomeError(f"{log_path}: cannot read it ({exc.strerror or exc})") from None
+    if entries is None:
+        try:
+            entries = read_log(log_path).entries
+        except OSError as exc:
+            raise OutcomeError(f"{log_path}: cannot read it ({exc.strerror or exc})") from None
     estimates = read_estimates(entries, runs)
     if not (estimates.training or estimates.evaluation or estimates.speed or estimates.disk):
         raise OutcomeError(

@@ -148,27 +148,44 @@ def compute_time(seconds: Decimal | float | int) -> str:
     return f"{hours}:{minutes:02d}:00"
 
 
-def _covered(
-    estimate: Estimate, runs: Sequence[Mapping[str, Any]]
-) -> tuple[set[str], bool, list[str]]:
-    """(run names covered, whether it covers evaluation, items that matched nothing)."""
+EVAL_ACTION = "CALCULATE_EVAL_TIME"
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What an estimate covers: the runs it names and whether it is an evaluation's.
+
+    An evaluation's estimate (a ``CALCULATE_EVAL_TIME``, or one whose ``Covers:`` says
+    ``evaluation``) is the time of one evaluation job: it gives ``evaluation.compute.time``
+    and never a training run's; its other selectors say whose evaluation jobs it covers (every
+    run's when it names none). Any other estimate is a training run's time.
+    """
+
+    names: frozenset[str]
+    evaluation: bool
+    unmatched: tuple[str, ...]
+
+
+def covered_runs(estimate: Estimate, runs: Sequence[tuple[str, str | None]]) -> Coverage:
+    """What ``estimate`` covers among ``runs`` (each run's name and type); the one rule the
+    scaffolders' YAML and the outcome both follow."""
+    evaluation = estimate.action == EVAL_ACTION or EVALUATION in estimate.covers
+    items = [item for item in estimate.covers if item != EVALUATION]
     names: set[str] = set()
-    evaluation = False
     unmatched: list[str] = []
-    for item in estimate.covers:
-        if item == EVALUATION:
-            evaluation = True
-            continue
+    for item in items:
         if item == ALL:
-            chosen = {str(r.get("name")) for r in runs}
-        elif item in (FINE_TUNED, CONTROL):
-            chosen = {str(r.get("name")) for r in runs if r.get("type") == item}
+            chosen = {name for name, _ in runs}
+        elif item in (FINE_TUNED, CONTROL, "eval-only"):
+            chosen = {name for name, kind in runs if kind == item}
         else:
-            chosen = {item} & {str(r.get("name")) for r in runs}
+            chosen = {item} & {name for name, _ in runs}
         if not chosen:
             unmatched.append(item)
         names |= chosen
-    return names, evaluation, unmatched
+    if evaluation and not items:
+        names = {name for name, _ in runs}
+    return Coverage(frozenset(names), evaluation, tuple(unmatched))
 
 
 def resolve_estimates(
@@ -184,12 +201,16 @@ def resolve_estimates(
     evaluation: Estimate | None = None
     problems: list[str] = []
     last_of_action = {estimate.action: index for index, estimate in estimates}
+    pairs = [(str(r.get("name")), r.get("type") if isinstance(r.get("type"), str) else None)
+             for r in runs]  # fmt: skip
     for index, estimate in estimates:
-        names, covers_eval, unmatched = _covered(estimate, runs)
-        for name in names:
-            per_run[name] = estimate
-        if covers_eval:
-            evaluation = estimate
+        coverage = covered_runs(estimate, pairs)
+        if coverage.evaluation:
+            evaluation = estimate  # one evaluation job's time, never a training run's
+        else:
+            for name in coverage.names:
+                per_run[name] = estimate
+        unmatched = list(coverage.unmatched)
         if unmatched and last_of_action[estimate.action] == index:
             problems.append(
                 f"the estimate of {estimate.describe()} covers "

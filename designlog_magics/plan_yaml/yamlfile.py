@@ -9,7 +9,6 @@ overwrites without ``--force``, and one ``PlanError`` line for a file that canno
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -99,37 +98,14 @@ def load_plan(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def write_plan(path: str | os.PathLike[str], text: str, force: bool = False) -> Path:
-    """Write ``text`` to ``path`` atomically (a temporary file, then a rename); an existing file
-    is refused without ``force``. The temporary file is removed when anything fails."""
+    """Write ``text`` to ``path`` whole (see :mod:`..files`); an existing file is refused
+    without ``force``."""
+    from ..files import FileExists, write_file
+
     target = Path(path)
-    if target.exists() and not force:
-        raise PlanError(f"{target} exists; use --force to overwrite it")
     try:
-        handle, temporary = tempfile.mkstemp(
-            prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
-        )
+        return write_file(target, text, force=force)
+    except FileExists as exc:
+        raise PlanError(str(exc)) from None
     except OSError as exc:
         raise PlanError(f"cannot write {target}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)
-        if force:
-            os.replace(temporary, target)
-        else:
-            try:
-                os.link(temporary, target)  # fails if the file appeared meanwhile
-            except FileExistsError:
-                raise PlanError(f"{target} exists; use --force to overwrite it") from None
-            except OSError:
-                if target.exists():
-                    raise PlanError(f"{target} exists; use --force to overwrite it") from None
-                os.replace(temporary, target)
-    except OSError as exc:
-        raise PlanError(f"cannot write {target}: {exc.strerror or exc}") from None
-    finally:
-        if os.path.lexists(temporary):
-            os.unlink(temporary)
-    return target

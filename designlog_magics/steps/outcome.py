@@ -11,6 +11,7 @@ and appends nothing: a read, which replay runs again.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..commandline import option, quote_path, verb_command
 from ..exceptions import StepError
@@ -34,8 +35,13 @@ def outcome(
     root = ctx.run_path(runs_root) if runs_root else None
     if check is not None and check not in CHECK_KEYS:
         raise StepError(f"--check takes one of {', '.join(CHECK_KEYS)}, not {check!r}")
+    own_log = ctx.experiment_dir is not None and Path(directory).resolve() == (
+        ctx.experiment_dir.resolve()
+    )
     with ctx.progress(f"reading the runs of {directory}"):
-        report = read_outcome(directory, runs_root=root, sacct=sacct)
+        report = read_outcome(
+            directory, runs_root=root, sacct=sacct, entries=ctx.entries() if own_log else None
+        )
     if check is not None:
         result = result_for(report, check)
         return StepOutcome(

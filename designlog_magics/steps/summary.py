@@ -1,12 +1,10 @@
 """CREATE_SUMMARY: ``experiment_summary.md`` (the plan plus sections from the log) and
 ``experiment_summary.yaml`` (the plan in the scaffolders' schema, built from the log and the
-cell; see :mod:`..plan_yaml`), written together or not at all."""
+cell; see :mod:`..plan_yaml`), written together or not at all (:mod:`..files`)."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 from pathlib import Path
 
 from ..exceptions import StepError
@@ -37,9 +35,11 @@ def summary(
     if not markdown or not markdown.strip():
         raise StepError("the plan is empty; write it in markdown")
     targets = [directory / SUMMARY_FILENAME] + ([] if no_yaml else [directory / PLAN_FILENAME])
-    existing = [str(t) for t in targets if t.exists()]
-    if existing and not force:
-        raise StepError(f"{' and '.join(existing)} already exist(s); use --force to overwrite")
+    from ..files import refuse_existing, write_files
+
+    if not force:  # before the plan is built: the one error the user needs
+        refuse_existing(targets)
+
     entries = ctx.entries()
     contents = [build_summary(markdown, entries)]
     results = [result or summary_result(markdown)]
@@ -50,8 +50,7 @@ def summary(
     command = "\n".join(f"Created {ctx.log_path(str(t))}" for t in targets)
     explanation = default_explanation(ACTION, explain)
     try:
-        for target, content in zip(targets, contents, strict=True):
-            write_atomically(target, content)
+        write_files(list(zip(targets, contents, strict=True)), force=force)
     except OSError as exc:
         entry = make_entry(
             ACTION,
@@ -70,18 +69,6 @@ def summary(
     ]
     data = {"paths": [str(t) for t in targets]}
     return outcome(entry, value=[str(t) for t in targets], data=data, notes=notes)
-
-
-def write_atomically(target: Path, content: str) -> None:
-    """Write through a temporary file and a rename; the temporary file never stays behind."""
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(content, encoding="utf-8")
-        os.replace(temporary, target)
-    except OSError:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
 
 
 def _read_plan(path: str) -> str:

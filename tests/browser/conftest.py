@@ -68,8 +68,10 @@ def lab(tmp_path_factory):
         TIMINGS["server stop (s)"] = time.monotonic() - started
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(tmp_path_factory):
+    # Package scope: Playwright's sync API runs an asyncio loop in this thread while it is
+    # open; closed with the browser tests, it leaves no running loop to the tests after them.
     from playwright.sync_api import sync_playwright
 
     home = tmp_path_factory.mktemp("chromium")

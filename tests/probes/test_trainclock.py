@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from designlog_magics.probes import trainclock
 from designlog_magics.probes.trainclock import read_train_clock
+from tests.budget import at_most
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -47,6 +48,7 @@ def test_no_bar_and_no_file():
     assert missing.seconds is None and "cannot read" in missing.error
 
 
+@at_most(500)
 @given(st.integers(min_value=60, max_value=50_000), st.integers(min_value=1, max_value=20_000))
 def test_any_block_and_part_size_gives_the_same_clock(block, part):
     """Blocks read and parts halved (where the epoch changes) of any size: the same figures."""

@@ -246,7 +246,7 @@ def _batch_script(path: Path, run: RealRun) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def real_outputs(slurm_cluster, tmp_path_factory) -> dict[str, tuple[Path, dict]]:
     """Submit RUNS at once, wait for all, add what SLURM says to each truth."""
     root = tmp_path_factory.mktemp("real")
