@@ -80,14 +80,3 @@ def resources(tmp_path) -> dict[str, Path]:
         "scratch": scratch,
         "experiment": scratch / "cap_8L_lora_comparison_2025-10-22",
     }
-
-
-def pytest_collection_modifyitems(config, items):
-    """With pytest-xdist (``make test`` runs two workers), the tests sharing one real cluster or
-    one JupyterLab server and browser stay together on one worker."""
-    root = Path(__file__).parent
-    for item in items:
-        path = Path(str(item.fspath))
-        for group in ("browser", "slurm"):
-            if path.is_relative_to(root / group):
-                item.add_marker(pytest.mark.xdist_group(group))

@@ -15,7 +15,8 @@ from designlog_magics import read_log
 from tests.browser.conftest import REPO
 from tests.browser.lab import error_outputs, open_notebook, run_all
 
-pytestmark = pytest.mark.browser
+# one worker runs every test of the one JupyterLab server (make test runs pytest-xdist)
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 SVG_OUTPUTS = ".jp-Notebook .jp-OutputArea-output[data-mime-type='image/svg+xml']"
 

@@ -23,7 +23,8 @@ from tests.browser.lab import (
     write_notebook,
 )
 
-pytestmark = pytest.mark.browser
+# one worker runs every test of the one JupyterLab server (make test runs pytest-xdist)
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 EVIL = "<img src=x onerror=alert(1)>.json"
 SIDE = "#jp-main-dock-panel .jupyterlab-sidecar"

@@ -33,7 +33,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slurm
+# one worker runs every test of the one cluster (make test runs pytest-xdist)
+pytestmark = [pytest.mark.slurm, pytest.mark.xdist_group("slurm")]
 
 HERE = Path(__file__).resolve().parent
 JOB = HERE / "torchtune_like_job.py"

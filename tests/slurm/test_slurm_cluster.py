@@ -21,7 +21,8 @@ from designlog_magics.probes.slurm import (
     slurm_available,
 )
 
-pytestmark = pytest.mark.slurm
+# one worker runs every test of the one cluster (make test runs pytest-xdist)
+pytestmark = [pytest.mark.slurm, pytest.mark.xdist_group("slurm")]
 
 TRAINING_RUNS = ("fast", "medium", "slow", "broken", "cancelled", "logs")
 COMPLETED_RUNS = ("fast", "medium", "slow", "logs", "sweep_1", "sweep_2")

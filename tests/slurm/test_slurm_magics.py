@@ -9,7 +9,8 @@ from IPython.core.error import UsageError
 
 from designlog_magics import read_log
 
-pytestmark = pytest.mark.slurm
+# one worker runs every test of the one cluster (make test runs pytest-xdist)
+pytestmark = [pytest.mark.slurm, pytest.mark.xdist_group("slurm")]
 
 
 @pytest.fixture
