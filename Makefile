@@ -35,10 +35,10 @@ test: setup system-deps
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -n auto --dist loadgroup
+	$(BIN)/python -m pytest -n auto
 
 test-fast: setup
-	$(BIN)/python -m pytest -n auto --dist loadgroup -m "not browser and not slurm"
+	$(BIN)/python -m pytest -n auto -m "not browser and not slurm"
 
 lint: setup
 	$(BIN)/ruff check .

@@ -15,6 +15,26 @@ settings.register_profile(
 settings.register_profile("dev", max_examples=300, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
+# With pytest-xdist, each of these directories runs on one worker: its tests share one
+# JupyterLab and Chromium, or one SLURM cluster, started once per worker that runs them.
+ONE_WORKER = ("tests/browser/", "tests/slurm/")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist load`` or ``loadgroup``, with ONE_WORKER's directories kept together (xdist's
+    own ``xdist_group`` marks do not group under pytest 9.2, which ignores the node id suffix
+    that xdist 3.8 writes)."""
+    if config.getvalue("dist") not in ("load", "loadgroup"):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class DirectoriesTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return next((d for d in ONE_WORKER if nodeid.startswith(d)), nodeid)
+
+    return DirectoriesTogether(config, log)
+
 
 @pytest.fixture(autouse=True)
 def _private_cache_dir(tmp_path_factory, monkeypatch):

@@ -18,6 +18,7 @@ import pytest
 
 from designlog_magics import DesignLog, new_entry, read_log, render
 from designlog_magics.record import METADATA_KEY
+from tests.cli_process import CONSOLE_SCRIPT, assert_one_line_error, environment, run_designlog
 from tests.notebooks_util import (
     SESSION,
     SPEC_CALCULATION,
@@ -28,37 +29,8 @@ from tests.notebooks_util import (
     write_log,
 )
 
-CONSOLE_SCRIPT = Path(sys.executable).parent / "designlog"
 COMMANDS = ["show", "tail", "audit", "attach", "export", "add", "demo-data"]
-
-
-def environment(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DESIGNLOG_DIR", "DESIGNLOG_DEBUG")}
-    env.update(extra)
-    return env
-
-
-def run(*args, cwd=None, env=None, script=False, timeout=60) -> subprocess.CompletedProcess:
-    command = [str(CONSOLE_SCRIPT)] if script else [sys.executable, "-m", "designlog_magics"]
-    return subprocess.run(
-        [*command, *map(str, args)],
-        cwd=cwd,
-        env=env or environment(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def assert_one_line_error(result, *fragments):
-    assert result.returncode == 2, result
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("designlog: error: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
-    assert result.stdout == ""
+run = run_designlog
 
 
 @pytest.fixture

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -29,6 +26,7 @@ from designlog_magics.convert import (
 from designlog_magics.entry import ACTION_NAME_RE, FIELD_NAME_RE, Entry
 from designlog_magics.spec import BUILTIN_ACTIONS, SEED_TO_UPSTREAM, UPSTREAM_ACTIONS
 from designlog_magics.textformat import entry_dialect, parse, render, render_all
+from tests.cli_process import assert_one_line_error, run_designlog
 
 DATA = Path(__file__).parent / "data"
 DEMO_LOG = DATA / "plan" / "demo-design-experiment.log"
@@ -605,26 +603,7 @@ def test_default_output_names():
 
 
 # -- the command, as a real process ----------------------------------------------------------------
-def designlog(*args, cwd=None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("DESIGNLOG_DIR", "DESIGNLOG_DEBUG")}
-    return subprocess.run(
-        [sys.executable, "-m", "designlog_magics", *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-def assert_one_line_error(result, *fragments):
-    assert result.returncode == 2, result
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("designlog: error: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
-    assert result.stdout == ""
+designlog = run_designlog
 
 
 @pytest.fixture

@@ -29,8 +29,8 @@ from designlog_magics._demo import build_demo_data
 from designlog_magics.mcp_server import Designs, ToolSpec, verb_spec
 from designlog_magics.steps import StepContext, StepOutcome, Verb, verbs
 from designlog_magics.steps.base import make_entry, outcome
+from tests.cli_process import CONSOLE_SCRIPT, run_designlog
 
-CONSOLE_SCRIPT = Path(sys.executable).parent / "designlog"
 PLAN_MARKDOWN = Path(__file__).parent / "data" / "plan" / "summary-cell.md"
 NAME = "cap_8L_lora_comparison_2025-10-22"
 LIKE = [
@@ -98,16 +98,6 @@ async def connected(cwd: Path, errlog: Path) -> AsyncIterator[Agent]:
             async with ClientSession(read, write) as session:
                 await session.initialize()
                 yield Agent(session)
-
-
-def run_designlog(*args: object, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "designlog_magics", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={k: v for k, v in os.environ.items() if k not in ("DESIGNLOG_DIR", "DESIGNLOG_DEBUG")},
-    )
 
 
 def bind(resources: dict[str, Path]) -> list[str]:
@@ -264,7 +254,7 @@ class Planned:
 
 def _cli(writer: Writer, *args: str, log: bool = True) -> None:
     extra = ["--log", str(writer.experiment)] if log else []
-    result = run_designlog(*args, *extra)
+    result = run_designlog(*args, *extra, timeout=300)
     assert result.returncode == 0, result.stderr
 
 
@@ -542,10 +532,10 @@ def test_each_reply_is_the_entry_it_appended_and_the_step_facts(planned):
 
 @pytest.mark.slow
 def test_the_agents_log_passes_designlog_audit_and_replay(planned):
-    audit = run_designlog("audit", planned.agent.experiment)
+    audit = run_designlog("audit", planned.agent.experiment, timeout=300)
     assert audit.returncode == 0, audit.stdout + audit.stderr
     assert "PASSED" in audit.stdout
-    replay = run_designlog("replay", planned.agent.experiment)
+    replay = run_designlog("replay", planned.agent.experiment, timeout=300)
     assert replay.returncode == 0, replay.stdout + replay.stderr
     assert "STANDS" in replay.stdout and " 0 changed, 0 failed" in replay.stdout
 

@@ -16,7 +16,7 @@ from tests.browser.conftest import REPO
 from tests.browser.lab import error_outputs, open_notebook, run_all
 
 # one worker runs every test of the one JupyterLab server (make test runs pytest-xdist)
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = pytest.mark.browser
 
 SVG_OUTPUTS = ".jp-Notebook .jp-OutputArea-output[data-mime-type='image/svg+xml']"
 

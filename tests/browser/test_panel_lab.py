@@ -24,7 +24,7 @@ from tests.browser.lab import (
 )
 
 # one worker runs every test of the one JupyterLab server (make test runs pytest-xdist)
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = pytest.mark.browser
 
 EVIL = "<img src=x onerror=alert(1)>.json"
 SIDE = "#jp-main-dock-panel .jupyterlab-sidecar"

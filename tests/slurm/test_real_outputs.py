@@ -34,7 +34,7 @@ from pathlib import Path
 import pytest
 
 # one worker runs every test of the one cluster (make test runs pytest-xdist)
-pytestmark = [pytest.mark.slurm, pytest.mark.xdist_group("slurm")]
+pytestmark = pytest.mark.slurm
 
 HERE = Path(__file__).resolve().parent
 JOB = HERE / "torchtune_like_job.py"

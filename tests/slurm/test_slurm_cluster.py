@@ -22,7 +22,7 @@ from designlog_magics.probes.slurm import (
 )
 
 # one worker runs every test of the one cluster (make test runs pytest-xdist)
-pytestmark = [pytest.mark.slurm, pytest.mark.xdist_group("slurm")]
+pytestmark = pytest.mark.slurm
 
 TRAINING_RUNS = ("fast", "medium", "slow", "broken", "cancelled", "logs")
 COMPLETED_RUNS = ("fast", "medium", "slow", "logs", "sweep_1", "sweep_2")

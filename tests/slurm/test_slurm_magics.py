@@ -10,7 +10,7 @@ from IPython.core.error import UsageError
 from designlog_magics import read_log
 
 # one worker runs every test of the one cluster (make test runs pytest-xdist)
-pytestmark = [pytest.mark.slurm, pytest.mark.xdist_group("slurm")]
+pytestmark = pytest.mark.slurm
 
 
 @pytest.fixture

@@ -175,8 +175,12 @@ def train(args: argparse.Namespace, truth: Truth) -> None:
             loss_to_log = float32(loss)
             pbar.update(1)
             pbar.set_description(f"{curr_epoch + 1}|{global_step}|Loss: {loss_to_log}")
+            # the step ends here for both clocks, torchtune's t0 and the truth's (torchtune
+            # resets t0 after its log line; a print stalled on a busy machine must not count
+            # for one clock and not the other)
+            now, ended = time.monotonic(), time.perf_counter()
             if global_step % args.log_every_n_steps == 0:
-                time_per_step = time.perf_counter() - t0
+                time_per_step = ended - t0
                 lr = args.lr * min(1.0, global_step / args.warmup_lr_steps)
                 payload = {
                     "loss": loss_to_log,
@@ -187,8 +191,7 @@ def train(args: argparse.Namespace, truth: Truth) -> None:
                 for name, data in payload.items():
                     print(f"{name}:{data} ", end="")
                 print("\n", end="")
-            # the step ends here for both clocks: torchtune's t0 and the truth's
-            now, t0 = time.monotonic(), time.perf_counter()
+            t0 = ended
             truth.step(now - step_started, tokens)
             step_started = now
             truth.write()
