@@ -89,3 +89,27 @@ def test_a_list_or_mapping_for_a_name_is_one_plan_error_line(
     assert "\n" not in message
     assert "is not a valid experiment_summary.yaml: " in message
     assert wanted in message
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        (("models", "base"), "models.base"),
+        (("runs",), "runs"),
+        (("evaluation", "tasks"), "evaluation.tasks"),
+        (("evaluation", "matrix"), "evaluation.matrix"),
+    ],
+)
+def test_each_list_of_mappings_names_an_empty_list_and_each_item_that_is_no_mapping(
+    path: tuple[Any, ...], name: str
+) -> None:
+    assert f"{name}: must be a non-empty list" in validate_plan(_replaced(path, []))
+    assert f"{name}: must be a non-empty list" in validate_plan(_replaced(path, "r8"))
+    holder: Any = PLAN
+    for step in path:
+        holder = holder[step]
+    mixed = [7, *copy.deepcopy(holder), "x"]
+    problems = validate_plan(_replaced(path, mixed))
+    assert f"{name}[0]: must be a mapping" in problems
+    assert f"{name}[{len(mixed) - 1}]: must be a mapping" in problems
+    assert not any(line.startswith(f"{name}[1]") for line in problems), problems

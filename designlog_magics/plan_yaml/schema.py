@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date
 from typing import Any, TypeGuard
 
@@ -169,6 +169,21 @@ class _Rules:
             return None
         return value
 
+    def mappings(
+        self, section: Mapping[str, Any], key: str, where: str = ""
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        """The items of the non-empty list ``key`` that are mappings, with their index; a
+        problem for a list that is missing or empty, and one for each item that is no mapping."""
+        items = section.get(key)
+        if not isinstance(items, list) or not items:
+            self.add(f"{where}{key}: must be a non-empty list")
+            return
+        for index, item in enumerate(items):
+            if isinstance(item, dict):
+                yield index, item
+            else:
+                self.add(f"{where}{key}[{index}]: must be a mapping")
+
     def text(self, section: Mapping[str, Any], key: str, where: str) -> None:
         if key not in section:
             self.add(f"{where}{key}: missing")
@@ -283,23 +298,16 @@ def validate_plan(plan: object) -> list[str]:
             rules.add("controls.seed: must be a whole number")
 
     models = rules.mapping(plan, "models")
-    base = models.get("base") if models is not None else None
     base_names: set[str] = set()
     if models is not None:
-        if not isinstance(base, list) or not base:
-            rules.add("models.base: must be a non-empty list")
-        else:
-            for index, model in enumerate(base):
-                where = f"models.base[{index}]."
-                if not isinstance(model, dict):
-                    rules.add(f"models.base[{index}]: must be a mapping")
-                    continue
-                rules.text(model, "name", where)
-                rules.text(model, "path", where)
-                if not _is_number(model.get("size_gb")) or model["size_gb"] < 0:
-                    rules.add(f"{where}size_gb: must be a number of GB")
-                if isinstance(model.get("name"), str):
-                    base_names.add(model["name"])
+        for index, model in rules.mappings(models, "base", "models."):
+            where = f"models.base[{index}]."
+            rules.text(model, "name", where)
+            rules.text(model, "path", where)
+            if not _is_number(model.get("size_gb")) or model["size_gb"] < 0:
+                rules.add(f"{where}size_gb: must be a number of GB")
+            if isinstance(model.get("name"), str):
+                base_names.add(model["name"])
 
     data = rules.mapping(plan, "data")
     training = rules.mapping(data, "training", "data.") if data is not None else None
@@ -329,15 +337,8 @@ def validate_plan(plan: object) -> list[str]:
     if output is not None:
         rules.text(output, "wandb_project", "output.")
 
-    runs = plan.get("runs")
     run_by_name: dict[str, dict[str, Any]] = {}
-    if not isinstance(runs, list) or not runs:
-        rules.add("runs: must be a non-empty list")
-        runs = []
-    for index, run in enumerate(runs):
-        if not isinstance(run, dict):
-            rules.add(f"runs[{index}]: must be a mapping")
-            continue
+    for index, run in rules.mappings(plan, "runs"):
         label = run.get("name") if isinstance(run.get("name"), str) else index
         where = f"runs[{label}]."
         problem = run_name_problem(run.get("name"))
@@ -352,8 +353,8 @@ def validate_plan(plan: object) -> list[str]:
                 f"{where}type: must be fine-tuned, control or eval-only, "
                 f"not {_show_short(run.get('type'))}"
             )
-        model = run.get("model")
-        if not isinstance(model, str) or model not in base_names:  # a list or mapping is no name
+        model_name = run.get("model")  # a list or mapping is no name
+        if not isinstance(model_name, str) or model_name not in base_names:
             rules.add(f"{where}model: {_show_short(run.get('model'))} is not a models.base name")
         params = run.get("parameters")
         if not isinstance(params, dict):
@@ -401,15 +402,8 @@ def validate_plan(plan: object) -> list[str]:
             for index, scorer in enumerate(scorers):
                 if not isinstance(scorer, dict) or not _text(scorer.get("name")):
                     rules.add(f"evaluation.scorers[{index}]: needs a name")
-        tasks = evaluation.get("tasks")
         task_names: set[str] = set()
-        if not isinstance(tasks, list) or not tasks:
-            rules.add("evaluation.tasks: must be a non-empty list")
-            tasks = []
-        for index, task in enumerate(tasks):
-            if not isinstance(task, dict):
-                rules.add(f"evaluation.tasks[{index}]: must be a mapping")
-                continue
+        for index, task in rules.mappings(evaluation, "tasks", "evaluation."):
             for key in ("name", "script", "description"):
                 rules.text(task, key, f"evaluation.tasks[{index}].")
             if "prompt" in task and "{input}" not in str(task["prompt"]):
@@ -419,18 +413,11 @@ def validate_plan(plan: object) -> list[str]:
                     rules.add(f"evaluation.tasks[{index}]: the name {task['name']!r} is used twice")
                 task_names.add(task["name"])
         rules.wall_time(evaluation.get("compute"), "evaluation.")
-        matrix = evaluation.get("matrix")
-        if not isinstance(matrix, list) or not matrix:
-            rules.add("evaluation.matrix: must be a non-empty list")
-            matrix = []
-        for index, cell in enumerate(matrix):
+        for index, cell in rules.mappings(evaluation, "matrix", "evaluation."):
             where = f"evaluation.matrix[{index}]."
-            if not isinstance(cell, dict):
-                rules.add(f"evaluation.matrix[{index}]: must be a mapping")
-                continue
             run_name = cell.get("run")
-            run = run_by_name.get(run_name) if isinstance(run_name, str) else None
-            if run is None:
+            cell_run = run_by_name.get(run_name) if isinstance(run_name, str) else None
+            if cell_run is None:
                 rules.add(f"{where}run: {_show_short(cell.get('run'))} is not a defined run")
             cell_tasks = cell.get("tasks")
             if not isinstance(cell_tasks, list) or not cell_tasks:
@@ -442,7 +429,7 @@ def validate_plan(plan: object) -> list[str]:
             if "epochs" not in cell:
                 rules.add(f"{where}epochs: missing (null for control and eval-only runs)")
             else:
-                _check_epochs(rules, cell["epochs"], run, controls or {}, where)
+                _check_epochs(rules, cell["epochs"], cell_run, controls or {}, where)
             if "vis_label" in cell and not isinstance(cell["vis_label"], str):
                 rules.add(f"{where}vis_label: must be text")
     return rules.problems
